@@ -1,0 +1,77 @@
+/**
+ * Command-line parsing for `hatchway`, on `node:util`'s `parseArgs`. One table of options
+ * feeds both the parser and `--help`, so the help cannot drift from what is accepted.
+ */
+import { parseArgs } from 'node:util';
+
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  value?: string;
+  help: string;
+}
+
+export const SERVE_OPTIONS: Record<string, OptionSpec> = {
+  host: { type: 'string', value: 'HOST', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)' },
+  port: { type: 'string', short: 'p', value: 'PORT', help: 'port to listen on (default 8000; 0 picks a free port)' },
+  'tls-cert': { type: 'string', value: 'FILE', help: 'PEM certificate: serve HTTPS (needs --tls-key)' },
+  'tls-key': { type: 'string', value: 'FILE', help: 'PEM private key for --tls-cert' },
+  'keep-alive-timeout': { type: 'string', value: 'MS', help: 'close idle keep-alive connections after MS (default 5000)' },
+  'headers-timeout': { type: 'string', value: 'MS', help: 'time a client has to send request headers (default 30000)' },
+  'request-timeout': { type: 'string', value: 'MS', help: 'time a client has to send a whole request (default 300000; 0 = none)' },
+  'max-header-size': { type: 'string', value: 'BYTES', help: 'largest request header block; larger gets 431 (default 16384)' },
+  'graceful-timeout': { type: 'string', value: 'MS', help: 'on SIGINT/SIGTERM, wait up to MS for requests in flight (default 30000)' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+};
+
+export const USAGE = `Usage: hatchway serve <module>[#export] [options]
+       hatchway --help | --version
+
+Serves a hatchway app. <module> is an ESM .js or .ts file; the app is its default export,
+or the export named after '#' (e.g. app.ts#api). On SIGINT or SIGTERM the server stops
+accepting, finishes requests in flight (up to --graceful-timeout) and exits 0.
+
+Options:
+${Object.entries(SERVE_OPTIONS)
+  .map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`;
+    return `  ${flag.padEnd(30)} ${o.help}`;
+  })
+  .join('\n')}
+  ${'    --version'.padEnd(30)} print the version
+
+Example:
+  hatchway serve examples/hello.ts --port 8000
+`;
+
+/** The parsed command line. */
+export interface Command {
+  command: 'serve' | 'help' | 'version';
+  target?: string;
+  values: Record<string, string | boolean | undefined>;
+}
+
+/** Parses argv (without `node` and the script); throws a TypeError with a usage hint. */
+export function parseCommand(argv: string[]): Command {
+  if (argv.includes('--version')) return { command: 'version', values: {} };
+  const options = Object.fromEntries(
+    Object.entries(SERVE_OPTIONS).map(([name, o]) => [name, o.short ? { type: o.type, short: o.short } : { type: o.type }]),
+  );
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  if (values.help || positionals.length === 0) return { command: 'help', values };
+  const [command, target, ...rest] = positionals;
+  if (command !== 'serve') throw new TypeError(`unknown command '${command}': try 'hatchway serve <module>'`);
+  if (!target) throw new TypeError("'hatchway serve' needs a module: hatchway serve app.ts");
+  if (rest.length) throw new TypeError(`unexpected argument '${rest[0]}'`);
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new TypeError('--tls-cert and --tls-key go together');
+  return { command: 'serve', target, values };
+}
+
+/** Parses a non-negative integer option, or returns `undefined` when absent. */
+export function intOption(values: Command['values'], name: string): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || !Number.isSafeInteger(n)) throw new TypeError(`--${name} takes a whole number, not '${String(raw)}'`);
+  return n;
+}

@@ -1,0 +1,89 @@
+/**
+ * `hatchway serve <module>[#export]`: loads an app and serves it until SIGINT or SIGTERM,
+ * in the manner of gunicorn and uvicorn.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { HatchwayError } from '../gateway/errors.ts';
+import type { App } from '../gateway/types.ts';
+import { Server } from '../server/server.ts';
+import { USAGE, intOption, parseCommand } from './args.ts';
+
+/** Loads the app named by `module[#export]`, relative to `cwd`. */
+export async function loadApp(spec: string, cwd = process.cwd()): Promise<App> {
+  const hash = spec.lastIndexOf('#');
+  const file = hash === -1 ? spec : spec.slice(0, hash);
+  const name = hash === -1 ? 'default' : spec.slice(hash + 1);
+  const mod = (await import(pathToFileURL(resolve(cwd, file)).href)) as Record<string, unknown>;
+  let app = mod[name];
+  // `export default { app }` and CommonJS-style `module.exports = app` both land here.
+  if (name === 'default' && typeof app !== 'function' && app && typeof (app as { app?: unknown }).app === 'function') app = (app as { app: unknown }).app;
+  if (typeof app !== 'function') throw new HatchwayError('ERR_HATCHWAY_INVALID_MODULE', spec);
+  return app as App;
+}
+
+/** Runs the CLI; resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let cmd;
+  try {
+    cmd = parseCommand(argv);
+  } catch (err) {
+    process.stderr.write(`hatchway: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (cmd.command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (cmd.command === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`hatchway ${pkg.version}\n`);
+    return 0;
+  }
+  const v = cmd.values;
+  let server: Server;
+  try {
+    const app = await loadApp(cmd.target!);
+    server = new Server(app, {
+      host: (v.host as string | undefined) ?? '127.0.0.1',
+      port: intOption(v, 'port') ?? 8000,
+      tls: v['tls-cert'] ? { cert: readFileSync(v['tls-cert'] as string), key: readFileSync(v['tls-key'] as string) } : undefined,
+      keepAliveTimeout: intOption(v, 'keep-alive-timeout'),
+      headersTimeout: intOption(v, 'headers-timeout'),
+      requestTimeout: intOption(v, 'request-timeout'),
+      maxHeaderSize: intOption(v, 'max-header-size'),
+      gracefulTimeout: intOption(v, 'graceful-timeout'),
+    });
+    await server.listen();
+  } catch (err) {
+    process.stderr.write(`hatchway: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(`hatchway: serving ${cmd.target} on ${server.url}\n`);
+  return new Promise((done) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        // A second signal means "now": cut off what is left.
+        process.stderr.write(`hatchway: ${signal} again, exiting now\n`);
+        done(1);
+        return;
+      }
+      stopping = true;
+      process.stdout.write(`hatchway: ${signal}, finishing ${server.inFlight} request(s) in flight\n`);
+      server.close().then(
+        () => {
+          process.stdout.write('hatchway: stopped\n');
+          done(0);
+        },
+        (err: unknown) => {
+          process.stderr.write(`hatchway: ${String(err)}\n`);
+          done(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

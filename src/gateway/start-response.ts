@@ -1,0 +1,51 @@
+/**
+ * The `startResponse` state machine (SPEC §3). A table says which call is legal in which
+ * state; anything not in the table is an error. Nothing here touches the wire: the runner
+ * reads `status` and `headers` at the commit point.
+ */
+import { HatchwayError } from './errors.ts';
+import { parseStatus, validateHeaders } from '../protocol/headers.ts';
+import type { HeaderList, StartResponse, Status } from './types.ts';
+
+type State = 'idle' | 'started' | 'committed';
+type Call = 'start' | 'replace';
+type Outcome = 'record' | 'twice' | 'rethrow';
+
+// state × call → outcome. `replace` is a call with excInfo.
+const TRANSITIONS: Record<State, Record<Call, Outcome>> = {
+  idle: { start: 'record', replace: 'record' },
+  started: { start: 'twice', replace: 'record' },
+  committed: { start: 'twice', replace: 'rethrow' },
+};
+
+/** The recorded response of one request, and the `startResponse` callable that fills it. */
+export class ResponseState {
+  state: State = 'idle';
+  status = 0;
+  reason: string | undefined = undefined;
+  headers: HeaderList = [];
+
+  readonly startResponse: StartResponse = (status: Status, headers: HeaderList, excInfo?: unknown): void => {
+    const call: Call = excInfo === undefined || excInfo === null ? 'start' : 'replace';
+    switch (TRANSITIONS[this.state][call]) {
+      case 'twice':
+        throw new HatchwayError('ERR_HATCHWAY_START_RESPONSE_TWICE');
+      case 'rethrow':
+        throw excInfo;
+      case 'record': {
+        const parsed = parseStatus(status);
+        validateHeaders(headers, parsed.code);
+        this.status = parsed.code;
+        this.reason = parsed.reason;
+        this.headers = headers;
+        this.state = 'started';
+      }
+    }
+  };
+
+  /** Moves to `committed`; throws if startResponse was never called. */
+  commit(): void {
+    if (this.state === 'idle') throw new HatchwayError('ERR_HATCHWAY_NO_START_RESPONSE');
+    this.state = 'committed';
+  }
+}

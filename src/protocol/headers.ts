@@ -1,0 +1,99 @@
+/**
+ * Wire rules for response status and header fields (RFC 9110 §5, §15; RFC 9113 §8.2.2),
+ * sans-IO. Every outgoing header is checked here, once, before any front-end sees it:
+ * `node:http2`'s `respond()` would put CR/LF from a value on the wire.
+ */
+import { HatchwayError } from '../gateway/errors.ts';
+import type { HeaderList } from '../gateway/types.ts';
+
+// RFC 9110 §5.6.2 token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// RFC 9110 §5.5: no CR, LF or NUL anywhere in a value (obs-fold is not produced).
+const BAD_VALUE = /[\r\n\0]/;
+const DIGITS = /^\d{1,15}$/;
+const STATUS = /^([1-9]\d\d)(?: ([^\r\n\0]*))?$/;
+
+/**
+ * Connection-specific fields (RFC 9110 §7.6.1, RFC 9113 §8.2.2): the server owns them.
+ * `upgrade` is allowed on a 426 only, where RFC 9110 §15.5.22 requires it.
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+
+/** A parsed status line. */
+export interface ParsedStatus {
+  code: number;
+  reason: string | undefined;
+}
+
+/** Parses a status given as a number or `'200 OK'`; final statuses only (200–599). */
+export function parseStatus(status: unknown): ParsedStatus {
+  if (typeof status === 'number') {
+    if (Number.isInteger(status) && status >= 200 && status <= 599) return { code: status, reason: undefined };
+  } else if (typeof status === 'string') {
+    const m = STATUS.exec(status);
+    if (m) {
+      const code = Number(m[1]);
+      if (code >= 200 && code <= 599) return { code, reason: m[2] || undefined };
+    }
+  }
+  throw new HatchwayError('ERR_HATCHWAY_INVALID_STATUS', status);
+}
+
+/** Checks an app's header list; throws a {@link HatchwayError} naming the first bad field. */
+export function validateHeaders(headers: unknown, status: number): asserts headers is HeaderList {
+  if (!Array.isArray(headers)) throw new HatchwayError('ERR_HATCHWAY_INVALID_HEADERS');
+  for (let i = 0; i < headers.length; i++) {
+    const pair = headers[i];
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
+      throw new HatchwayError('ERR_HATCHWAY_INVALID_HEADERS');
+    }
+    const name = pair[0];
+    if (!TOKEN.test(name)) throw new HatchwayError('ERR_HATCHWAY_INVALID_HEADER_NAME', name);
+    if (BAD_VALUE.test(pair[1])) throw new HatchwayError('ERR_HATCHWAY_INVALID_HEADER_VALUE', name);
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) && !(lower === 'upgrade' && status === 426)) {
+      throw new HatchwayError('ERR_HATCHWAY_HOP_BY_HOP_HEADER', name);
+    }
+    if (lower === 'content-length' && !DIGITS.test(pair[1])) throw new HatchwayError('ERR_HATCHWAY_INVALID_HEADER_VALUE', name);
+  }
+}
+
+/** True for a valid field name (for trailers and request-side checks). */
+export function isToken(name: string): boolean {
+  return TOKEN.test(name);
+}
+
+/** True for a field value with no CR, LF or NUL. */
+export function isSafeValue(value: string): boolean {
+  return !BAD_VALUE.test(value);
+}
+
+/** True when `name` is a connection-specific field. */
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name.toLowerCase());
+}
+
+/** Statuses and methods whose response carries no content (RFC 9110 §6.4.1). */
+export function bodyForbidden(method: string, status: number): boolean {
+  return method === 'HEAD' || status === 204 || status === 304 || (method === 'CONNECT' && status < 300);
+}
+
+/** The first value of header `name` (lowercase), or `undefined`. */
+export function getHeader(headers: HeaderList, name: string): string | undefined {
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!;
+    if (h[0] === name || h[0].toLowerCase() === name) return h[1];
+  }
+  return undefined;
+}
+
+/** True when a comma-separated header (e.g. `TE`, `Connection`) lists `token` (case-insensitive). */
+export function headerHasToken(value: string | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  for (const part of value.split(',')) {
+    const t = part.trim();
+    const semi = t.indexOf(';');
+    if ((semi === -1 ? t : t.slice(0, semi).trim()).toLowerCase() === token) return true;
+  }
+  return false;
+}
