@@ -236,7 +236,8 @@ function declaredLength(headers: HeaderList): number | undefined {
   return /^\d+$/.test(value) && Number.isSafeInteger(n) ? n : undefined;
 }
 
-// RFC 9110 §8.6: no Content-Length on a 204.
+// RFC 9110 §8.6: no Content-Length on a 204; on a 304 only the length a 200 would have had,
+// which the runner cannot know (the app sends no body), so none.
 function implicitLength(status: number, length: number): number | undefined {
-  return status === 204 ? undefined : length;
+  return status === 204 || status === 304 ? undefined : length;
 }
