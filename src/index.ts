@@ -38,3 +38,22 @@ export { HatchwayError, type ErrorCode } from './gateway/errors.ts';
 export { run, type ResponseSink } from './gateway/run.ts';
 export { errorResponse } from './gateway/error-response.ts';
 export { getHeader, headerHasToken, parseStatus, validateHeaders } from './protocol/headers.ts';
+export {
+  acceptWebSocket,
+  websocket,
+  upgradeRequired,
+  WEBSOCKET_KEY,
+  type WebSocketRegistration,
+  type WebSocketExtension,
+} from './escapes/websocket.ts';
+export {
+  sendWithTrailers,
+  withoutTrailers,
+  TRAILERS_KEY,
+  type TrailersRegistration,
+  type TrailersResponse,
+  type TrailersExtension,
+} from './escapes/trailers.ts';
+export { associate, preloadLink, PUSH_KEY, type PushRegistration, type PushResource, type PushExtension } from './escapes/push.ts';
+export { CONTROL_HEADER, ESCAPE_CONTENT_TYPE, liveRegistrations, isTokenShaped } from './escapes/registry.ts';
+export { DEGRADE, degrade, renderDegradeTable, type EscapeKind, type Situation, type Outcome, type ProtocolFamily } from './escapes/degrade.ts';

@@ -22,6 +22,12 @@ const table = {
   ERR_HATCHWAY_BODY_CONSUMED: 'the request body was already read',
   ERR_HATCHWAY_INVALID_MODULE: 'could not find an app in %s: export a default app or name one with module#export',
   ERR_HATCHWAY_INVALID_OPTION: 'invalid option %s',
+  ERR_HATCHWAY_TOO_MANY_ESCAPES: 'more than %s escape registrations on one request',
+  ERR_HATCHWAY_INVALID_REGISTRATION: 'a %s registration must be an object with the fields SPEC §7 lists',
+  ERR_HATCHWAY_REQUEST_OVER: 'the request is over: escapes can be registered only while it runs',
+  ERR_HATCHWAY_TRAILERS_REQUIRED: 'this response needs trailers, and the request cannot take them: send TE: trailers (HTTP/1.1) or use HTTP/2',
+  ERR_HATCHWAY_INVALID_TRAILER: 'invalid trailer field %s: a token name, a value without CR/LF/NUL, and not a field that frames, routes or authenticates',
+  ERR_HATCHWAY_WS_BACKLOG: 'the websocket peer reads too slowly: more than %s bytes queued',
 } as const;
 
 /** Every error code hatchway throws. */

@@ -30,13 +30,13 @@ export interface ResponseSink {
    * Commits the status and headers. `length` is the body's length when the runner knows it
    * and the app did not set Content-Length itself; `undefined` means "frame it yourself".
    */
-  head(status: number, reason: string | undefined, headers: HeaderList, length: number | undefined): void;
+  head(status: number, reason: string | undefined, headers: HeaderList, length: number | undefined, trailers?: boolean): void;
   /** Writes a chunk; `false` asks the runner to wait for {@link drained}. */
   write(chunk: Chunk): boolean;
   /** Resolves when the sink can take more data, or is closed. */
   drained(): Promise<void>;
-  /** Ends the response, with an optional last chunk. */
-  end(chunk?: Chunk): void;
+  /** Ends the response, with an optional last chunk, and trailers if `head` announced them. */
+  end(chunk?: Chunk, trailers?: HeaderList): void;
   /**
    * Commits status and headers (adding Content-Length: `size`) and sends `size` bytes of a
    * file body, zero-copy where the protocol can; `bodyless` sends the head only.

@@ -9,7 +9,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { HatchwayError } from '../gateway/errors.ts';
 import type { App } from '../gateway/types.ts';
 import { requestIds, type LogFn } from './environ.ts';
-import { handleH1, type H1Context } from './http1.ts';
+import { handleH1, handleH1Upgrade, type H1Context } from './http1.ts';
+import { WebSocketEngine, type WebSocketOptions } from './websocket.ts';
 
 /** Options of {@link serve} and {@link Server}. */
 export interface ServerOptions {
@@ -31,6 +32,8 @@ export interface ServerOptions {
   maxRequestsPerSocket?: number;
   /** How long {@link Server.close} waits for requests in flight before cutting them off (default 30 000 ms). */
   gracefulTimeout?: number;
+  /** Websocket limits: `maxPayload`, `maxBufferedAmount`, `perMessageDeflate`. */
+  websocket?: WebSocketOptions;
   /** Where error lines go (default: `console.error`). */
   log?: LogFn;
 }
@@ -56,6 +59,7 @@ export class Server {
   #idle: (() => void) | null = null;
   #closing: Promise<void> | null = null;
   #ctx: H1Context;
+  #websockets: WebSocketEngine | undefined;
 
   constructor(app: App, options: ServerOptions = {}) {
     if (typeof app !== 'function') throw new HatchwayError('ERR_HATCHWAY_INVALID_OPTION', 'app: a function (environ, startResponse) => body');
@@ -68,6 +72,7 @@ export class Server {
       log,
       nextId: requestIds(),
       closing: false,
+      websockets: () => (this.#websockets ??= new WebSocketEngine(options.websocket)),
       track: (res) => {
         inFlight.add(res);
         res.once('close', () => {
@@ -93,6 +98,8 @@ export class Server {
     const ctx = this.#ctx;
     server.on('request', (req: IncomingMessage, res: ServerResponse) => handleH1(ctx, req, res, false));
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handleH1(ctx, req, res, true));
+    // Upgrade requests run through the same pipeline; a websocket escape may take the socket.
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => handleH1Upgrade(ctx, req, socket, head));
     server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
@@ -167,6 +174,8 @@ export class Server {
       clearTimeout(timer);
     }
     server.closeIdleConnections();
+    // Websockets get a close frame (1001 going away) and a moment to answer it.
+    await this.#websockets?.closeAll(Math.min(1_000, this.options.gracefulTimeout ?? 30_000));
     // Whatever is still open (stuck requests, upgraded sockets) is cut off.
     for (const socket of this.#sockets) socket.destroy();
     await closed;

@@ -1,0 +1,115 @@
+/**
+ * THE degrade table: for every escape kind, protocol and situation, what the server sends
+ * (SPEC §7.4). Nothing decides a degrade outside this table; `docs/SPEC.md` renders it
+ * (a test keeps the two identical).
+ */
+
+/** The kinds of escape a request can register. */
+export type EscapeKind = 'websocket' | 'trailers' | 'push' | 'http2';
+
+/** Protocol families the table distinguishes. */
+export type ProtocolFamily = 'HTTP/1' | 'HTTP/2';
+
+/**
+ * What the origin server found at the commit point for one registration.
+ * - `honoured`: control header present, unaltered, and (for body kinds) the body is the token.
+ * - `ineligible`: honoured, but this request cannot have the feature (not a websocket
+ *   handshake; HTTP/1.1 without `TE: trailers`; push disabled by the client).
+ * - `ineligible-required`: as `ineligible`, and the registration declared the feature required.
+ * - `body-altered`: control header present, but the body is not byte-identical to the token.
+ * - `header-dropped`: no control header, but the body is still the token.
+ * - `replaced`: neither: middleware sent a response of its own.
+ * - `client-gone`: the client left before the commit point.
+ */
+export type Situation = 'honoured' | 'ineligible' | 'ineligible-required' | 'body-altered' | 'header-dropped' | 'replaced' | 'client-gone';
+
+/** What the server does. */
+export type Outcome = 'takeover' | 'fallback' | 'middleware' | 'body-without-trailers' | 'error' | 'push' | 'preload' | 'emulate' | 'release';
+
+type Row = Record<Situation, Outcome>;
+
+const websocket: Row = {
+  honoured: 'takeover',
+  ineligible: 'fallback',
+  'ineligible-required': 'fallback',
+  'body-altered': 'fallback',
+  'header-dropped': 'fallback',
+  replaced: 'middleware',
+  'client-gone': 'release',
+};
+
+const trailers: Row = {
+  honoured: 'takeover',
+  ineligible: 'body-without-trailers',
+  'ineligible-required': 'error',
+  'body-altered': 'fallback',
+  'header-dropped': 'fallback',
+  replaced: 'middleware',
+  'client-gone': 'release',
+};
+
+// Push is a header-only kind: the body is the ordinary response, so an altered body is
+// still a push; only the header decides.
+const pushH1: Row = {
+  honoured: 'preload',
+  ineligible: 'preload',
+  'ineligible-required': 'preload',
+  'body-altered': 'preload',
+  'header-dropped': 'middleware',
+  replaced: 'middleware',
+  'client-gone': 'release',
+};
+const pushH2: Row = { ...pushH1, honoured: 'push', 'body-altered': 'push' };
+
+const http2H2: Row = {
+  honoured: 'takeover',
+  ineligible: 'emulate',
+  'ineligible-required': 'emulate',
+  'body-altered': 'fallback',
+  'header-dropped': 'fallback',
+  replaced: 'middleware',
+  'client-gone': 'release',
+};
+const http2H1: Row = { ...http2H2, honoured: 'emulate' };
+
+/** kind × protocol × situation → outcome. */
+export const DEGRADE: Readonly<Record<EscapeKind, Readonly<Record<ProtocolFamily, Readonly<Row>>>>> = {
+  websocket: { 'HTTP/1': websocket, 'HTTP/2': websocket },
+  trailers: { 'HTTP/1': trailers, 'HTTP/2': trailers },
+  push: { 'HTTP/1': pushH1, 'HTTP/2': pushH2 },
+  http2: { 'HTTP/1': http2H1, 'HTTP/2': http2H2 },
+};
+
+/** Which kinds replace the whole response, so their token must also be the body. */
+export const BODY_KINDS: ReadonlySet<EscapeKind> = new Set(['websocket', 'trailers', 'http2']);
+
+/** One sentence per outcome, for SPEC.md and error messages. */
+export const OUTCOMES: Readonly<Record<Outcome, string>> = {
+  takeover: 'the escape runs on the real connection (101 + `ws.WebSocket`; streamed body + trailers; the native stream)',
+  fallback: "the registration's fallback app answers instead (websocket: 426 with `Upgrade: websocket`)",
+  middleware: "the middleware's response is sent as it is, control header stripped",
+  'body-without-trailers': 'the body is sent, the trailers are computed and reported to `onDropped`, not sent',
+  error: 'a 400 error response (`ERR_HATCHWAY_TRAILERS_REQUIRED`) instead of a silently incomplete response',
+  push: 'PUSH_PROMISE for each resource, then the response',
+  preload: 'the response with a `Link: <…>; rel=preload` header per resource (and a 103 Early Hints, sent at registration)',
+  emulate: 'the handler runs on an emulated stream over `startResponse` and the body',
+  release: 'nothing is sent; the registration is released',
+};
+
+/** Looks up the outcome. */
+export function degrade(kind: EscapeKind, protocol: ProtocolFamily, situation: Situation): Outcome {
+  return DEGRADE[kind][protocol][situation];
+}
+
+/** Renders the table as Markdown (SPEC §7.4). */
+export function renderDegradeTable(): string {
+  const situations = Object.keys(websocket) as Situation[];
+  const lines = [`| kind | protocol | ${situations.join(' | ')} |`, `|---|---|${situations.map(() => '---').join('|')}|`];
+  for (const kind of Object.keys(DEGRADE) as EscapeKind[]) {
+    for (const protocol of ['HTTP/1', 'HTTP/2'] as const) {
+      lines.push(`| ${kind} | ${protocol} | ${situations.map((s) => DEGRADE[kind][protocol][s]).join(' | ')} |`);
+    }
+  }
+  lines.push('', ...Object.entries(OUTCOMES).map(([o, text]) => `- \`${o}\`: ${text}`));
+  return lines.join('\n');
+}

@@ -1,0 +1,52 @@
+/**
+ * Installs the escape extensions in a request's environ (SPEC §6, §7.2) and wraps the
+ * front-end's sink with the recognition rule. Front-ends call this once per request.
+ */
+import { HatchwayError } from '../gateway/errors.ts';
+import type { Environ } from '../gateway/types.ts';
+import type { ProtocolFamily } from './degrade.ts';
+import { PUSH_KEY, preloadLink, validatePush, type PushRegistration } from './push.ts';
+import { EscapeRegistry } from './registry.ts';
+import { EscapeSink, type EscapeCapableSink, type Eligibility } from './sink.ts';
+import { TRAILERS_KEY, type TrailersRegistration } from './trailers.ts';
+import { WEBSOCKET_KEY, type WebSocketRegistration } from './websocket.ts';
+
+/** What {@link installEscapes} gives the front-end. */
+export interface Installed {
+  registry: EscapeRegistry;
+  /** The sink to hand the runner. */
+  sink: EscapeSink;
+}
+
+/** Options of {@link installEscapes}. */
+export interface InstallOptions {
+  protocol: ProtocolFamily;
+  eligible: Eligibility;
+  /** Early Hints can be sent on this connection. */
+  earlyHints: boolean;
+  maxRegistrations?: number;
+}
+
+/** Puts `hatchway.websocket`, `hatchway.trailers` and `hatchway.push` in `environ`. */
+export function installEscapes(environ: Environ, inner: EscapeCapableSink, options: InstallOptions): Installed {
+  const registry = new EscapeRegistry(options.maxRegistrations, (err) => environ.errors.write(String(err)));
+  const sink = new EscapeSink(inner, { environ, registry, protocol: options.protocol, eligible: options.eligible });
+  environ[WEBSOCKET_KEY] = (registration: WebSocketRegistration): string => {
+    if (typeof registration?.onSocket !== 'function') throw new HatchwayError('ERR_HATCHWAY_INVALID_REGISTRATION', 'websocket');
+    return registry.register('websocket', registration);
+  };
+  environ[TRAILERS_KEY] = (registration: TrailersRegistration): string => {
+    if (registration?.body === undefined || typeof registration.trailers !== 'function') throw new HatchwayError('ERR_HATCHWAY_INVALID_REGISTRATION', 'trailers');
+    return registry.register('trailers', registration);
+  };
+  environ[PUSH_KEY] = (registration: PushRegistration): string => {
+    validatePush(registration);
+    const token = registry.register('push', registration);
+    // Early Hints help where push cannot: the client starts fetching while the app works.
+    if (registration.earlyHints !== false && options.earlyHints && !options.eligible.push && inner.earlyHints && !inner.closed) {
+      inner.earlyHints(registration.resources.map(preloadLink));
+    }
+    return token;
+  };
+  return { registry, sink };
+}

@@ -1,0 +1,139 @@
+/**
+ * The per-request escape registry (SPEC §7). The origin server issues one per request and
+ * exposes it through the environ keys `hatchway.websocket`, `hatchway.trailers`,
+ * `hatchway.push`: each takes a registration and returns an opaque token.
+ *
+ * Tokens: 144 random bits from `crypto`, bound to the request (they live in this registry
+ * only) and to the kind, single use, compared in constant time. Every registration is
+ * released when the request ends — on every path, in reverse order, exactly once.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { HatchwayError } from '../gateway/errors.ts';
+import type { EscapeKind } from './degrade.ts';
+
+/** The control header an app returns a token in: `hatchway-escape: <kind> <token>`. */
+export const CONTROL_HEADER = 'hatchway-escape';
+
+/** The Content-Type of a token body: not compressible, not cacheable, not HTML. */
+export const ESCAPE_CONTENT_TYPE = 'application/x-hatchway-escape';
+
+/** Registrations per request, at most (default of {@link EscapeRegistry}). */
+export const DEFAULT_MAX_REGISTRATIONS = 16;
+
+const TOKEN_PREFIX = 'hw1.';
+const TOKEN_SHAPE = /^hw1\.[A-Za-z0-9_-]{24}$/;
+
+/** Fields every registration may carry. */
+export interface BaseRegistration {
+  /** Called once when the registration is released (request over), honoured or not. */
+  onRelease?: () => void;
+}
+
+/** One registered escape. */
+export interface Entry<R extends BaseRegistration = BaseRegistration> {
+  readonly kind: EscapeKind;
+  readonly token: string;
+  readonly registration: R;
+  /** Set when the server honours (or degrades) it: a token is good for one response only. */
+  used: boolean;
+}
+
+let live = 0;
+
+/** Registrations not yet released, across every request of this process (for tests and metrics). */
+export function liveRegistrations(): number {
+  return live;
+}
+
+/** True when `value` has the shape of a hatchway token (not that it is a valid one). */
+export function isTokenShaped(value: string): boolean {
+  return TOKEN_SHAPE.test(value);
+}
+
+/** A request's registry. */
+export class EscapeRegistry {
+  readonly #entries: Entry[] = [];
+  readonly #max: number;
+  readonly #report: (err: unknown) => void;
+  #released = false;
+
+  constructor(max = DEFAULT_MAX_REGISTRATIONS, report: (err: unknown) => void = () => {}) {
+    this.#max = max;
+    this.#report = report;
+  }
+
+  /** Registrations so far (released or not). */
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** True when some body-kind registration has not been used yet. */
+  get pendingBody(): boolean {
+    for (const e of this.#entries) if (!e.used && e.kind !== 'push') return true;
+    return false;
+  }
+
+  /** The entries not yet used, in registration order. */
+  unused(): Entry[] {
+    return this.#entries.filter((e) => !e.used);
+  }
+
+  /** Registers an escape; returns its token. */
+  register<R extends BaseRegistration>(kind: EscapeKind, registration: R): string {
+    if (this.#released) throw new HatchwayError('ERR_HATCHWAY_REQUEST_OVER');
+    if (this.#entries.length >= this.#max) throw new HatchwayError('ERR_HATCHWAY_TOO_MANY_ESCAPES', this.#max);
+    if (registration === null || typeof registration !== 'object') throw new HatchwayError('ERR_HATCHWAY_INVALID_REGISTRATION', kind);
+    const token = TOKEN_PREFIX + randomBytes(18).toString('base64url');
+    this.#entries.push({ kind, token, registration, used: false });
+    live++;
+    return token;
+  }
+
+  /**
+   * Finds the unused entry of `kind` whose token is `presented`, comparing against every
+   * entry in constant time per comparison.
+   */
+  match(kind: string, presented: string): Entry | undefined {
+    if (!TOKEN_SHAPE.test(presented)) return undefined;
+    const given = Buffer.from(presented);
+    let found: Entry | undefined;
+    for (const entry of this.#entries) {
+      const same = timingSafeEqual(given, Buffer.from(entry.token));
+      if (same && entry.kind === kind && !entry.used && found === undefined) found = entry;
+    }
+    return found;
+  }
+
+  /** True if `text` contains any token of this registry (used or not): it must not leave. */
+  leaks(text: string): boolean {
+    if (!text.includes(TOKEN_PREFIX)) return false;
+    for (const entry of this.#entries) if (text.includes(entry.token)) return true;
+    return false;
+  }
+
+  /** Every token of this registry (for the body scan). */
+  tokens(): string[] {
+    return this.#entries.map((e) => e.token);
+  }
+
+  /** Releases every registration in reverse order, exactly once; callbacks that throw are reported. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    for (let i = this.#entries.length - 1; i >= 0; i--) {
+      const entry = this.#entries[i]!;
+      live--;
+      entry.used = true;
+      try {
+        entry.registration.onRelease?.();
+      } catch (err) {
+        this.#report(err);
+      }
+    }
+  }
+
+  /** True once released. */
+  get released(): boolean {
+    return this.#released;
+  }
+}

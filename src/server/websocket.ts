@@ -1,0 +1,104 @@
+/**
+ * Completing a websocket handshake with `ws` once the escape is honoured, with safe limits:
+ * `maxPayload` of a few MiB (ws's default is 100 MiB), a cap on what the server queues for a
+ * slow reader (ws has none), and an `'error'` listener on every socket.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { HatchwayError } from '../gateway/errors.ts';
+import type { Environ, HeaderList } from '../gateway/types.ts';
+import type { WebSocketRegistration } from '../escapes/websocket.ts';
+
+/** Websocket limits (`ServerOptions.websocket`). */
+export interface WebSocketOptions {
+  /** Largest message accepted, in bytes (default 4 MiB); larger closes with 1009. */
+  maxPayload?: number;
+  /** Most bytes queued for a slow reader before the socket is cut (default 16 MiB). */
+  maxBufferedAmount?: number;
+  /** permessage-deflate (RFC 7692): on by default, without context takeover to bound memory. */
+  perMessageDeflate?: boolean;
+}
+
+interface Pending {
+  headers: HeaderList;
+  registration: WebSocketRegistration;
+  environ: Environ;
+}
+
+/** One per server: the `ws` engine in noServer mode, and the live sockets for shutdown. */
+export class WebSocketEngine {
+  readonly live = new Set<WebSocket>();
+  readonly #wss: WebSocketServer;
+  readonly #pending = new WeakMap<IncomingMessage, Pending>();
+  readonly #maxBuffered: number;
+
+  constructor(options: WebSocketOptions = {}) {
+    this.#maxBuffered = options.maxBufferedAmount ?? 16 * 1024 * 1024;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: options.maxPayload ?? 4 * 1024 * 1024,
+      perMessageDeflate:
+        options.perMessageDeflate === false
+          ? false
+          : { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 1024, concurrencyLimit: 10 },
+      handleProtocols: (offered: Set<string>, req: IncomingMessage) => {
+        const pending = this.#pending.get(req);
+        const choose = pending?.registration.protocol;
+        if (!choose) return false;
+        const chosen = choose(offered, pending.environ);
+        return typeof chosen === 'string' && offered.has(chosen) ? chosen : false;
+      },
+    });
+    // Headers the middleware added around the honoured response ride the 101.
+    this.#wss.on('headers', (lines: string[], req: IncomingMessage) => {
+      for (const [name, value] of this.#pending.get(req)?.headers ?? []) lines.push(`${name}: ${value}`);
+    });
+  }
+
+  /** Completes the RFC 6455 handshake on an HTTP/1.1 connection and calls `onSocket`. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pending: Pending, onSocket: (ws: WebSocket) => void): void {
+    this.#pending.set(req, pending);
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.#pending.delete(req);
+      this.#adopt(ws, pending.environ);
+      onSocket(ws);
+    });
+  }
+
+  #adopt(ws: WebSocket, environ: Environ): void {
+    ws.on('error', (err) => environ.errors.write(`websocket: ${err.message}`));
+    this.live.add(ws);
+    ws.once('close', () => this.live.delete(ws));
+    const cap = this.#maxBuffered;
+    const send = ws.send.bind(ws) as (data: unknown, options?: unknown, cb?: (err?: Error) => void) => void;
+    ws.send = ((data: unknown, options?: unknown, cb?: unknown) => {
+      if (ws.bufferedAmount > cap) {
+        const err = new HatchwayError('ERR_HATCHWAY_WS_BACKLOG', cap);
+        environ.errors.write(err.message);
+        ws.terminate();
+        const callback = typeof options === 'function' ? options : cb;
+        if (typeof callback === 'function') (callback as (err: Error) => void)(err);
+        return;
+      }
+      send(data, options as never, cb as never);
+    }) as WebSocket['send'];
+  }
+
+  /** Closes every live socket with 1001 (going away); resolves when all are closed or after `timeout` ms. */
+  async closeAll(timeout: number): Promise<void> {
+    if (this.live.size === 0) return;
+    const closed = [...this.live].map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          ws.once('close', () => resolve());
+          ws.close(1001, 'server shutting down');
+        }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(closed), new Promise((r) => (timer = setTimeout(r, timeout)))]);
+    clearTimeout(timer);
+    for (const ws of this.live) ws.terminate();
+  }
+}
