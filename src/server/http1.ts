@@ -4,13 +4,20 @@
  * Content-Length) is `node:http`'s; the rules about *what* to send are the runner's.
  */
 import { createReadStream } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
 import { pipeline } from 'node:stream/promises';
 import { run, type ResponseSink } from '../gateway/run.ts';
 import type { FileBody } from '../gateway/body.ts';
-import { errorResponse } from '../gateway/error-response.ts';
+import { errorResponse, formatError } from '../gateway/error-response.ts';
 import { headerHasToken } from '../protocol/headers.ts';
-import type { App, Chunk, Environ, HeaderList, Protocol } from '../gateway/types.ts';
+import { isWebSocketH1 } from '../protocol/websocket.ts';
+import { installEscapes } from '../escapes/install.ts';
+import type { EscapeCapableSink } from '../escapes/sink.ts';
+import type { WebSocketRegistration } from '../escapes/websocket.ts';
+import type { WebSocketEngine } from './websocket.ts';
+import type { App, Chunk, Environ, ErrorStream, HeaderList, Protocol } from '../gateway/types.ts';
 import { StreamBodyReader } from './body-reader.ts';
 import { RequestErrors, splitTarget, type LogFn } from './environ.ts';
 
@@ -23,16 +30,37 @@ export interface H1Context {
   closing: boolean;
   /** Counts requests in flight for graceful shutdown. */
   track(res: ServerResponse): void;
+  /** The websocket engine (created on the first upgrade). */
+  websockets(): WebSocketEngine;
+}
+
+/** An HTTP/1.1 request that arrived on node:http's `'upgrade'` event. */
+interface UpgradeContext {
+  socket: Socket;
+  head: Buffer;
+  upgraded: boolean;
+}
+
+/**
+ * Handles a request that asked to upgrade. It runs through the same pipeline as any other
+ * (so auth middleware can answer 401); the socket is node:http's no more, so the response
+ * is written through a ServerResponse of our own and the connection closes after it —
+ * unless a websocket escape is honoured, which takes the socket over.
+ */
+export function handleH1Upgrade(ctx: H1Context, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  socket.on('error', () => socket.destroy());
+  const res = new ServerResponse(req);
+  res.assignSocket(socket);
+  res.shouldKeepAlive = false;
+  res.on('finish', () => socket.end());
+  handleH1(ctx, req, res, false, { socket, head, upgraded: false });
 }
 
 /** Handles one request; `expectContinue` is set for requests that carry `Expect: 100-continue`. */
-export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, upgrade?: UpgradeContext): void {
   ctx.track(res);
   const controller = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) controller.abort();
-  });
-  const sink = new H1Sink(res, ctx);
+  const sink = new H1Sink(res, ctx, req, upgrade);
   let environ: Environ;
   try {
     environ = environFor(ctx, req, res, expectContinue, controller.signal);
@@ -42,8 +70,27 @@ export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerRespon
     sink.end(e.body);
     return;
   }
-  const done = run(ctx.app, environ, sink);
-  if (done !== undefined) done.catch((err: unknown) => ctx.log(String(err)));
+  sink.errors = environ.errors;
+  const websocket = upgrade !== undefined && isWebSocketH1(environ.method, environ.headers);
+  environ.features.websocket = websocket;
+  const escapes = installEscapes(environ, sink, {
+    protocol: 'HTTP/1',
+    eligible: { websocket, trailers: environ.features.trailers, push: false },
+    earlyHints: environ.features.earlyHints,
+  });
+  res.on('close', () => {
+    escapes.registry.release();
+    if (!res.writableFinished && !upgrade?.upgraded) controller.abort();
+  });
+  try {
+    const done = run(ctx.app, environ, escapes.sink);
+    if (done !== undefined) done.catch((err: unknown) => ctx.log(formatError(err)));
+  } catch (err) {
+    // run() never throws by contract; were a sink call to throw anyway, it must fail this
+    // request only, not escape into node:http's 'request' emitter and take the process down.
+    environ.errors.write(formatError(err));
+    res.destroy();
+  }
 }
 
 function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, signal: AbortSignal): Environ {
@@ -97,16 +144,38 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
 }
 
 /** The runner's view of a `ServerResponse`. */
-export class H1Sink implements ResponseSink {
+export class H1Sink implements ResponseSink, EscapeCapableSink {
   readonly #res: ServerResponse;
   readonly #ctx: H1Context;
-  constructor(res: ServerResponse, ctx: H1Context) {
+  /** The request's error stream, once the environ exists. */
+  errors: ErrorStream | undefined;
+  /** node:http refused the head and a 500 went out instead: the runner's response is void. */
+  #refused = false;
+  constructor(res: ServerResponse, ctx: H1Context, req: IncomingMessage, upgrade?: UpgradeContext) {
     this.#res = res;
     this.#ctx = ctx;
+    if (upgrade !== undefined) {
+      const engine = ctx.websockets;
+      this.acceptWebSocket = (headers: HeaderList, registration: WebSocketRegistration, environ: Environ, onSocket: (ws: WebSocket) => void): void => {
+        upgrade.upgraded = true;
+        res.detachSocket(upgrade.socket);
+        // The response object is done with: let shutdown tracking see it end.
+        res.emit('close');
+        engine().upgrade(req, upgrade.socket, upgrade.head, { headers, registration, environ }, onSocket);
+      };
+    }
+  }
+
+  /** Present only on requests that arrived as upgrades (SPEC §7.5). */
+  acceptWebSocket?: (headers: HeaderList, registration: WebSocketRegistration, environ: Environ, onSocket: (ws: WebSocket) => void) => void;
+
+  earlyHints(links: string[]): void {
+    // RFC 8297; node:http writes `HTTP/1.1 103 Early Hints` with the links.
+    if (!this.#res.headersSent && !this.#res.destroyed) this.#res.writeEarlyHints({ link: links });
   }
 
   get closed(): boolean {
-    return this.#res.destroyed;
+    return this.#refused || this.#res.destroyed;
   }
 
   head(status: number, reason: string | undefined, headers: HeaderList, length: number | undefined): void {
@@ -117,11 +186,35 @@ export class H1Sink implements ResponseSink {
     }
     if (length !== undefined) flat.push('content-length', String(length));
     if (this.#ctx.closing) this.#res.shouldKeepAlive = false;
-    if (reason === undefined) this.#res.writeHead(status, flat);
-    else this.#res.writeHead(status, reason, flat);
+    try {
+      if (reason === undefined) this.#res.writeHead(status, flat);
+      else this.#res.writeHead(status, reason, flat);
+    } catch (err) {
+      this.#refuse(err);
+    }
+  }
+
+  /**
+   * node:http checks header bytes more strictly than the runner's rules: it also refuses
+   * control characters and characters above U+00FF in values and in the reason phrase
+   * (ERR_INVALID_CHAR). Nothing is on the wire yet, so the client gets a 500, and the sink
+   * reports itself closed so the runner stops and closes the body.
+   */
+  #refuse(err: unknown): void {
+    this.#refused = true;
+    const line = formatError(err);
+    if (this.errors) this.errors.write(line);
+    else this.#ctx.log(line);
+    const res = this.#res;
+    // A refused writeHead may have stored the headers before the bad one.
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    const e = errorResponse(err);
+    res.writeHead(e.status, e.headers.flat());
+    res.end(e.body);
   }
 
   write(chunk: Chunk): boolean {
+    if (this.#refused) return true;
     return this.#res.write(chunk);
   }
 
@@ -139,13 +232,16 @@ export class H1Sink implements ResponseSink {
     });
   }
 
-  end(chunk?: Chunk): void {
+  end(chunk?: Chunk, trailers?: HeaderList): void {
+    if (this.#refused) return;
+    if (trailers !== undefined && trailers.length > 0) this.#res.addTrailers(trailers);
     if (chunk === undefined) this.#res.end();
     else this.#res.end(chunk);
   }
 
   async file(status: number, reason: string | undefined, headers: HeaderList, body: FileBody, size: number, bodyless: boolean): Promise<void> {
     this.head(status, reason, headers, size);
+    if (this.#refused) return;
     if (bodyless || size === 0) {
       this.#res.end();
       return;
@@ -154,6 +250,12 @@ export class H1Sink implements ResponseSink {
   }
 
   abort(): void {
+    if (this.#refused) return;
+    // node:http corks the socket until the next tick: flush what was written before the
+    // reset, so the client sees a truncated response (no last chunk, or fewer bytes than
+    // Content-Length) with the bytes it was sent, not an empty reply.
+    const socket = this.#res.socket;
+    if (socket) while (socket.writableCorked > 0) socket.uncork();
     this.#res.destroy();
   }
 }
