@@ -20,11 +20,21 @@ export type ProtocolFamily = 'HTTP/1' | 'HTTP/2';
  * - `header-dropped`: no control header, but the body is still the token.
  * - `replaced`: neither: middleware sent a response of its own.
  * - `client-gone`: the client left before the commit point.
+ * - `not-issued`: a control header names a token this request never issued, or one already
+ *   used, or one of another kind (forged, replayed, stale), and the body is a token.
  */
-export type Situation = 'honoured' | 'ineligible' | 'ineligible-required' | 'body-altered' | 'header-dropped' | 'replaced' | 'client-gone';
+export type Situation =
+  | 'honoured'
+  | 'ineligible'
+  | 'ineligible-required'
+  | 'body-altered'
+  | 'header-dropped'
+  | 'replaced'
+  | 'client-gone'
+  | 'not-issued';
 
 /** What the server does. */
-export type Outcome = 'takeover' | 'fallback' | 'middleware' | 'body-without-trailers' | 'error' | 'push' | 'preload' | 'emulate' | 'release';
+export type Outcome = 'takeover' | 'fallback' | 'middleware' | 'body-without-trailers' | 'error' | 'refuse' | 'push' | 'preload' | 'emulate' | 'release';
 
 type Row = Record<Situation, Outcome>;
 
@@ -36,6 +46,7 @@ const websocket: Row = {
   'header-dropped': 'fallback',
   replaced: 'middleware',
   'client-gone': 'release',
+  'not-issued': 'refuse',
 };
 
 const trailers: Row = {
@@ -46,6 +57,7 @@ const trailers: Row = {
   'header-dropped': 'fallback',
   replaced: 'middleware',
   'client-gone': 'release',
+  'not-issued': 'refuse',
 };
 
 // Push is a header-only kind: the body is the ordinary response, so an altered body is
@@ -58,6 +70,7 @@ const pushH1: Row = {
   'header-dropped': 'middleware',
   replaced: 'middleware',
   'client-gone': 'release',
+  'not-issued': 'middleware',
 };
 const pushH2: Row = { ...pushH1, honoured: 'push', 'body-altered': 'push' };
 
@@ -69,6 +82,7 @@ const http2H2: Row = {
   'header-dropped': 'fallback',
   replaced: 'middleware',
   'client-gone': 'release',
+  'not-issued': 'refuse',
 };
 const http2H1: Row = { ...http2H2, honoured: 'emulate' };
 
@@ -90,6 +104,7 @@ export const OUTCOMES: Readonly<Record<Outcome, string>> = {
   middleware: "the middleware's response is sent as it is, control header stripped",
   'body-without-trailers': 'the body is sent, the trailers are computed and reported to `onDropped`, not sent',
   error: 'a 400 error response (`ERR_HATCHWAY_TRAILERS_REQUIRED`) instead of a silently incomplete response',
+  refuse: 'a 500 error response (`ERR_HATCHWAY_TOKEN_NOT_ISSUED`): the token body is never sent',
   push: 'PUSH_PROMISE for each resource, then the response',
   preload: 'the response with a `Link: <…>; rel=preload` header per resource (and a 103 Early Hints, sent at registration)',
   emulate: 'the handler runs on an emulated stream over `startResponse` and the body',

@@ -15,7 +15,7 @@ import type { Body, Chunk, Environ, HeaderList } from '../gateway/types.ts';
 import { HatchwayError } from '../gateway/errors.ts';
 import { validateTrailers } from '../protocol/trailers.ts';
 import { BODY_KINDS, degrade, type EscapeKind, type Outcome, type ProtocolFamily, type Situation } from './degrade.ts';
-import { CONTROL_HEADER, type EscapeRegistry, type Entry } from './registry.ts';
+import { CONTROL_HEADER, isTokenShaped, type EscapeRegistry, type Entry } from './registry.ts';
 import { preloadLink, type PushRegistration, type PushResource } from './push.ts';
 import { trailersBody, withoutTrailers, type TrailersRegistration } from './trailers.ts';
 import { upgradeRequired, type WebSocketRegistration } from './websocket.ts';
@@ -74,6 +74,9 @@ export class EscapeSink implements ResponseSink {
   #encoded = false;
   #scan: Uint8Array[] | undefined; // token bytes to watch for after the commit
   #carry: Uint8Array | undefined;
+  // Set once the response was handed to an escape or a fallback: whatever the runner still
+  // sends of the original body goes nowhere, and `closed` tells it to stop.
+  #detached = false;
 
   constructor(inner: EscapeCapableSink, ctx: EscapeContext, depth = 0) {
     this.#inner = inner;
@@ -82,7 +85,7 @@ export class EscapeSink implements ResponseSink {
   }
 
   get closed(): boolean {
-    return this.#inner.closed;
+    return this.#detached || this.#inner.closed;
   }
 
   head(status: number, reason: string | undefined, headers: HeaderList, length: number | undefined, trailers?: boolean): void {
@@ -115,6 +118,7 @@ export class EscapeSink implements ResponseSink {
   }
 
   write(chunk: Chunk): boolean {
+    if (this.#detached) return true;
     if (this.#hold === HOLD_NONE) return this.#forward(chunk);
     this.#chunks.push(chunk);
     this.#held += chunkLength(chunk);
@@ -124,10 +128,11 @@ export class EscapeSink implements ResponseSink {
   }
 
   drained(): Promise<void> {
-    return this.#hold === HOLD_NONE ? this.#inner.drained() : Promise.resolve();
+    return this.#hold === HOLD_NONE && !this.#detached ? this.#inner.drained() : Promise.resolve();
   }
 
   end(chunk?: Chunk, trailers?: HeaderList): void {
+    if (this.#detached) return;
     if (this.#hold === HOLD_NONE) {
       if (chunk !== undefined && !this.#clear(chunk)) return;
       this.#inner.end(chunk, trailers);
@@ -163,6 +168,7 @@ export class EscapeSink implements ResponseSink {
   }
 
   abort(error: unknown): void {
+    if (this.#detached) return; // the original body failed after it was replaced: nothing to tear down
     if (this.#hold !== HOLD_NONE) {
       // Nothing reached the client yet: an error response still can.
       this.#hold = HOLD_NONE;
@@ -179,7 +185,12 @@ export class EscapeSink implements ResponseSink {
     const kind = value.slice(0, space) as EscapeKind;
     const token = value.slice(space + 1).trim();
     const entry = space > 0 ? this.#ctx.registry.match(kind, token) : undefined;
-    if (entry === undefined) return; // forged, reused, of another kind or request: stripped, no effect
+    if (entry === undefined) {
+      // Forged, replayed, stale or of another kind: stripped. If it claims a body, the body
+      // is held so that a token in it is refused rather than sent.
+      if (BODY_KINDS.has(kind) && this.#claim === undefined) this.#claim = { kind, entry: undefined, token };
+      return;
+    }
     entry.used = true;
     if (entry.kind === 'push') pushes.push(entry);
     // One body per response: a second body claim is used up and not honoured.
@@ -207,7 +218,9 @@ export class EscapeSink implements ResponseSink {
     let claim = this.#claim;
     let situation: Situation;
     if (this.closed) situation = 'client-gone';
-    else if (hold === HOLD_EXPECT) {
+    else if (hold === HOLD_EXPECT && claim!.entry === undefined) {
+      situation = text !== undefined && isTokenShaped(text) ? 'not-issued' : 'replaced';
+    } else if (hold === HOLD_EXPECT) {
       situation = text === claim!.token && !this.#encoded ? this.#eligibility(claim!) : 'body-altered';
     } else {
       // No control header: is the body a pending body token all the same?
@@ -234,6 +247,7 @@ export class EscapeSink implements ResponseSink {
 
   #execute(outcome: Outcome, claim: Claim | undefined, ended: boolean): void {
     const registration = claim?.entry?.registration;
+    if (outcome !== 'middleware') this.#detached = true;
     switch (outcome) {
       case 'middleware':
         this.#commit();
@@ -250,6 +264,11 @@ export class EscapeSink implements ResponseSink {
         return this.#fallback(claim!.kind, registration);
       case 'body-without-trailers':
         return void this.#streamTrailers(registration as TrailersRegistration, false);
+      case 'refuse':
+        this.#ctx.environ.errors.write(new HatchwayError('ERR_HATCHWAY_TOKEN_NOT_ISSUED').message);
+        this.#send(errorResponse(new HatchwayError('ERR_HATCHWAY_TOKEN_NOT_ISSUED')));
+        this.#release();
+        return;
       case 'error':
         this.#send(errorResponse(createError(400, new HatchwayError('ERR_HATCHWAY_TRAILERS_REQUIRED').message, { code: 'ERR_HATCHWAY_TRAILERS_REQUIRED' })));
         this.#release();

@@ -27,6 +27,7 @@ const table = {
   ERR_HATCHWAY_REQUEST_OVER: 'the request is over: escapes can be registered only while it runs',
   ERR_HATCHWAY_TRAILERS_REQUIRED: 'this response needs trailers, and the request cannot take them: send TE: trailers (HTTP/1.1) or use HTTP/2',
   ERR_HATCHWAY_INVALID_TRAILER: 'invalid trailer field %s: a token name, a value without CR/LF/NUL, and not a field that frames, routes or authenticates',
+  ERR_HATCHWAY_TOKEN_NOT_ISSUED: 'a response carried an escape token this request did not issue (forged, replayed, expired or of another kind); it was not sent',
   ERR_HATCHWAY_WS_BACKLOG: 'the websocket peer reads too slowly: more than %s bytes queued',
 } as const;
 
