@@ -37,7 +37,7 @@ export { FileBody, fileBody, onBodyClose, closeBody, toBytes, type FileBodyOptio
 export { HatchwayError, type ErrorCode } from './gateway/errors.ts';
 export { run, type ResponseSink } from './gateway/run.ts';
 export { errorResponse } from './gateway/error-response.ts';
-export { getHeader, headerHasToken, parseStatus, validateHeaders } from './protocol/headers.ts';
+export { bodyForbidden, getHeader, headerHasToken, isHopByHop, parseStatus, validateHeaders } from './protocol/headers.ts';
 export {
   acceptWebSocket,
   websocket,
