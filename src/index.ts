@@ -57,3 +57,16 @@ export {
 export { associate, preloadLink, PUSH_KEY, type PushRegistration, type PushResource, type PushExtension } from './escapes/push.ts';
 export { CONTROL_HEADER, ESCAPE_CONTENT_TYPE, liveRegistrations, isTokenShaped } from './escapes/registry.ts';
 export { DEGRADE, degrade, renderDegradeTable, type EscapeKind, type Situation, type Outcome, type ProtocolFamily } from './escapes/degrade.ts';
+export {
+  upgradeTo,
+  interceptHttp2,
+  emulate,
+  HTTP2_KEY,
+  type Http2App,
+  type Http2AppStream,
+  type Http2Registration,
+  type Http2Extension,
+  type Http2Settings,
+  type RespondOptions,
+  type UpgradeToOptions,
+} from './escapes/http2-app.ts';

@@ -10,6 +10,7 @@ import { EscapeRegistry } from './registry.ts';
 import { EscapeSink, type EscapeCapableSink, type Eligibility } from './sink.ts';
 import { TRAILERS_KEY, type TrailersRegistration } from './trailers.ts';
 import { WEBSOCKET_KEY, type WebSocketRegistration } from './websocket.ts';
+import { HTTP2_KEY, type Http2Registration } from './http2-app.ts';
 
 /** What {@link installEscapes} gives the front-end. */
 export interface Installed {
@@ -27,7 +28,7 @@ export interface InstallOptions {
   maxRegistrations?: number;
 }
 
-/** Puts `hatchway.websocket`, `hatchway.trailers` and `hatchway.push` in `environ`. */
+/** Puts `hatchway.websocket`, `hatchway.trailers`, `hatchway.push` and `hatchway.http2` in `environ`. */
 export function installEscapes(environ: Environ, inner: EscapeCapableSink, options: InstallOptions): Installed {
   const registry = new EscapeRegistry(options.maxRegistrations, (err) => environ.errors.write(String(err)));
   const sink = new EscapeSink(inner, { environ, registry, protocol: options.protocol, eligible: options.eligible });
@@ -48,5 +49,13 @@ export function installEscapes(environ: Environ, inner: EscapeCapableSink, optio
     }
     return token;
   };
+  // Present only where the handler can run on a real stream (SPEC §7.1): elsewhere upgradeTo
+  // emulates inside the middleware chain, so the chain's headers and interceptors apply.
+  if (inner.http2 !== undefined) {
+    environ[HTTP2_KEY] = (registration: Http2Registration): string => {
+      if (typeof registration?.handler !== 'function') throw new HatchwayError('ERR_HATCHWAY_INVALID_REGISTRATION', 'http2');
+      return registry.register('http2', registration);
+    };
+  }
   return { registry, sink };
 }

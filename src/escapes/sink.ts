@@ -19,6 +19,7 @@ import { CONTROL_HEADER, isTokenShaped, type EscapeRegistry, type Entry } from '
 import { preloadLink, type PushRegistration, type PushResource } from './push.ts';
 import { trailersBody, withoutTrailers, type TrailersRegistration } from './trailers.ts';
 import { upgradeRequired, type WebSocketRegistration } from './websocket.ts';
+import type { Http2Registration } from './http2-app.ts';
 
 /** The front-end capabilities escapes need, beyond the runner's {@link ResponseSink}. */
 export interface EscapeCapableSink extends ResponseSink {
@@ -28,6 +29,8 @@ export interface EscapeCapableSink extends ResponseSink {
   acceptWebSocket?(headers: HeaderList, registration: WebSocketRegistration, environ: Environ, onSocket: (ws: WebSocket) => void): void;
   /** Pushes these resources (PUSH_PROMISE) before the response. */
   push?(resources: PushResource[]): void;
+  /** Runs an HTTP/2 handler on the real stream, with these extra response headers. */
+  http2?(registration: Http2Registration, headers: HeaderList, environ: Environ): void;
 }
 
 /** What this request can really have, decided by the front-end from the wire, not from environ. */
@@ -242,6 +245,7 @@ export class EscapeSink implements ResponseSink {
       if (eligible.trailers) return 'honoured';
       return (claim.entry!.registration as TrailersRegistration).required ? 'ineligible-required' : 'ineligible';
     }
+    if (claim.kind === 'http2') return this.#inner.http2 !== undefined ? 'honoured' : 'ineligible';
     return 'honoured';
   }
 
@@ -261,6 +265,12 @@ export class EscapeSink implements ResponseSink {
       case 'takeover':
         if (claim!.kind === 'websocket') return this.#websocket(registration as WebSocketRegistration);
         if (claim!.kind === 'trailers') return void this.#streamTrailers(registration as TrailersRegistration, true);
+        if (claim!.kind === 'http2') {
+          const headers = this.#headers.filter(([name]) => !BODY_HEADERS.has(name.toLowerCase()));
+          this.#inner.http2!(registration as Http2Registration, headers, this.#ctx.environ);
+          this.#release();
+          return;
+        }
         return this.#fallback(claim!.kind, registration);
       case 'body-without-trailers':
         return void this.#streamTrailers(registration as TrailersRegistration, false);
