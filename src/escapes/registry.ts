@@ -79,12 +79,12 @@ export class EscapeRegistry {
   }
 
   /** Registers an escape; returns its token. */
-  register<R extends BaseRegistration>(kind: EscapeKind, registration: R): string {
+  register(kind: EscapeKind, registration: object): string {
     if (this.#released) throw new HatchwayError('ERR_HATCHWAY_REQUEST_OVER');
     if (this.#entries.length >= this.#max) throw new HatchwayError('ERR_HATCHWAY_TOO_MANY_ESCAPES', this.#max);
     if (registration === null || typeof registration !== 'object') throw new HatchwayError('ERR_HATCHWAY_INVALID_REGISTRATION', kind);
     const token = TOKEN_PREFIX + randomBytes(18).toString('base64url');
-    this.#entries.push({ kind, token, registration, used: false });
+    this.#entries.push({ kind, token, registration: registration as BaseRegistration, used: false });
     live++;
     return token;
   }
