@@ -1,0 +1,319 @@
+/**
+ * Fetch handlers ↔ hatchway apps: `(request: Request) => Response | Promise<Response>`, the
+ * shape of Hono, itty-router, Remix/React Router, SvelteKit's adapters, Deno and Bun servers.
+ *
+ * Both directions stream: a request body is a `ReadableStream` that pulls from
+ * `environ.input` only when the handler reads it (so `Expect: 100-continue` is answered only
+ * then), and a response body is pulled chunk by chunk — never buffered whole. The global
+ * `Request`/`Response` are used as they are, never replaced.
+ *
+ * Fidelity and limits: `docs/ADAPTERS.md`.
+ *
+ * @module
+ */
+import { createReadStream } from 'node:fs';
+import { bodyForbidden, isHopByHop, run, toBytes } from '../src/index.ts';
+import type { App, Chunk, Environ, ErrorStream, FileBody, HeaderList, ResponseSink } from '../src/index.ts';
+import { AdapterError } from './shared/errors.ts';
+import { nextRequestId } from './shared/host.ts';
+import { relativeUrl } from './shared/url.ts';
+import { WebBodyReader } from './shared/web-body.ts';
+
+/** The environ key holding the `Request` a {@link toFetch} handler received. */
+export const FETCH_REQUEST = 'fetch.request';
+
+/**
+ * A fetch handler. The environ is passed as the second argument, where Hono and similar
+ * frameworks put their "bindings" (`c.env` in Hono), so a handler can reach server extensions.
+ */
+export type FetchHandler = (request: Request, environ: Environ) => Response | Promise<Response>;
+
+/** The methods whose requests carry no body in the fetch API. */
+const NO_BODY = new Set(['GET', 'HEAD']);
+
+/** The `Request` for an environ: URL below the mount point, headers in order, body streamed from `environ.input`. */
+export function requestFromEnviron(environ: Environ): Request {
+  let path = relativeUrl(environ);
+  if (path[0] !== '/') path = '/'; // asterisk- and authority-form have no fetch equivalent
+  const host = environ.authority || `${environ.localAddress.includes(':') ? `[${environ.localAddress}]` : environ.localAddress}:${environ.localPort}`;
+  const headers = new Headers();
+  for (const [name, value] of environ.headers) headers.append(name, value);
+  const init: RequestInit & { duplex?: 'half' } = { method: environ.method, headers, signal: environ.signal };
+  const input = environ.input;
+  if (!NO_BODY.has(environ.method) && input.length !== 0) {
+    // highWaterMark 0: nothing is read (and no 100 Continue sent) until the handler reads.
+    init.body = new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          const chunk = await input.read();
+          if (chunk === null) controller.close();
+          else controller.enqueue(chunk);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    init.duplex = 'half';
+  }
+  return new Request(`${environ.scheme}://${host}${path}`, init);
+}
+
+/** Resolves with the stream's next read if it is already settled (nothing more to wait for), else `undefined`. */
+function settledNow<T>(promise: Promise<T>): Promise<T | undefined> {
+  return Promise.race([promise, new Promise<undefined>((resolve) => setImmediate(resolve, undefined))]);
+}
+
+/**
+ * Hosts a fetch handler as a hatchway app.
+ *
+ * The handler is called when the server first pulls the body, with a `Request` whose URL is
+ * `scheme://authority` + the path below `scriptName` (raw) + the query, whose `signal` aborts
+ * with `environ.signal`, and with the environ as second argument. The `Response`'s headers
+ * (minus connection-level fields) and status are passed to `startResponse`; its body is pulled
+ * one chunk at a time. When the body is already complete after its first chunk (a string or
+ * buffer body), the response gets a Content-Length, as Node servers give one.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono';
+ * import { serve } from 'hatchway/server';
+ * import { fromFetch } from 'hatchway/adapters/fetch';
+ *
+ * const hono = new Hono();
+ * hono.get('/hello/:name', (c) => c.text(`Hello, ${c.req.param('name')}`));
+ * await serve(fromFetch(hono.fetch), { port: 8000 });
+ * ```
+ */
+export function fromFetch(handler: FetchHandler): App {
+  if (typeof handler !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromFetch(handler): a function (request) => Response');
+  return function fetchApp(environ, startResponse) {
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    let closed = false;
+    const release = (): void => {
+      const r = reader;
+      reader = undefined;
+      r?.cancel().catch(() => {});
+    };
+    async function* body(): AsyncGenerator<Chunk> {
+      const response = await handler(requestFromEnviron(environ), environ);
+      if (!(response instanceof Response)) throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_RESPONSE', response);
+      const headers: HeaderList = [];
+      let hasLength = false;
+      for (const [name, value] of response.headers) {
+        if (isHopByHop(name) && !(name === 'upgrade' && response.status === 426)) continue;
+        if (name === 'content-length') hasLength = true;
+        headers.push([name, value]);
+      }
+      const status = response.statusText ? `${response.status} ${response.statusText}` : response.status;
+      if (response.body === null || bodyForbidden(environ.method, response.status)) {
+        void response.body?.cancel().catch(() => {});
+        startResponse(status, headers);
+        return;
+      }
+      reader = response.body.getReader();
+      if (closed) return release();
+      try {
+        const first = await reader.read();
+        if (first.done) {
+          startResponse(status, headers);
+          return;
+        }
+        let pending = reader.read();
+        const second = await settledNow(pending);
+        if (second?.done) {
+          // The whole body is here: give it a length, as a Node server would for a string body.
+          if (!hasLength) headers.push(['content-length', String(first.value.byteLength)]);
+          startResponse(status, headers);
+          yield first.value;
+          return;
+        }
+        startResponse(status, headers);
+        yield first.value;
+        if (second !== undefined) {
+          yield second.value;
+          pending = reader.read();
+        }
+        for (let result = await pending; !result.done; result = await reader.read()) yield result.value;
+      } finally {
+        release();
+      }
+    }
+    const iterable = body();
+    return {
+      [Symbol.asyncIterator]: () => iterable,
+      close() {
+        closed = true;
+        release(); // a pending read resolves as done, so the generator can finish
+      },
+    };
+  };
+}
+
+/** Options of {@link toFetch}. */
+export interface ToFetchOptions {
+  /** Where the app's error lines go (default: `console.error`). */
+  errors?: ErrorStream;
+}
+
+/**
+ * Turns a hatchway app into a fetch handler. The environ comes from the `Request`: `target`
+ * is the URL's path and query as sent, `authority` its host, `environ['fetch.request']` the
+ * request itself, `signal` the request's signal, addresses empty and every feature `false`.
+ * The `Response` is created when the app commits; its body is a `ReadableStream` that pulls
+ * from the app's body with backpressure.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono';
+ * import { toFetch } from 'hatchway/adapters/fetch';
+ *
+ * const hono = new Hono();
+ * hono.mount('/legacy', toFetch(hatchwayApp));
+ * ```
+ */
+export function toFetch(app: App, options: ToFetchOptions = {}): (request: Request) => Promise<Response> {
+  if (typeof app !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toFetch(app): a function (environ, startResponse) => body');
+  const errors = options.errors ?? { write: (message: string) => console.error(message) };
+  return function hatchwayFetch(request: Request): Promise<Response> {
+    return new Promise((resolve) => {
+      const environ = environFromRequest(request, errors);
+      const sink = new FetchSink(environ.method, resolve);
+      const done = run(app, environ, sink);
+      if (done !== undefined) done.catch((err: unknown) => environ.errors.write(String(err)));
+    });
+  };
+}
+
+/** The environ for a fetch `Request`. */
+export function environFromRequest(request: Request, errors: ErrorStream): Environ {
+  const url = request.url;
+  const parsed = new URL(url);
+  const authorityEnd = url.indexOf('/', url.indexOf('//') + 2);
+  let target = authorityEnd === -1 ? '/' : url.slice(authorityEnd);
+  const hash = target.indexOf('#');
+  if (hash !== -1) target = target.slice(0, hash);
+  const q = target.indexOf('?');
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  let pathInfo = rawPath;
+  try {
+    pathInfo = decodeURIComponent(rawPath);
+  } catch {
+    // keep the raw path: a fetch URL has already been normalised once
+  }
+  const headers: HeaderList = [];
+  for (const [name, value] of request.headers) headers.push([name, value]);
+  const declared = request.headers.get('content-length');
+  const length = declared !== null && /^\d+$/.test(declared) ? Number(declared) : undefined;
+  const requestId = nextRequestId();
+  return {
+    method: request.method,
+    scheme: parsed.protocol === 'https:' ? 'https' : 'http',
+    target,
+    scriptName: '',
+    pathInfo,
+    queryString: q === -1 ? '' : target.slice(q + 1),
+    protocol: 'HTTP/1.1',
+    authority: parsed.host,
+    headers,
+    remoteAddress: '',
+    remotePort: 0,
+    localAddress: '',
+    localPort: 0,
+    requestId,
+    streamId: undefined,
+    input: new WebBodyReader(request.body, length),
+    errors: { write: (message) => errors.write(`[hatchway ${requestId}] ${message}`) },
+    features: { push: false, trailers: false, websocket: false, earlyHints: false },
+    signal: request.signal,
+    [FETCH_REQUEST]: request,
+  };
+}
+
+/** The runner's view of a `Response` being built: resolves it at the head, then feeds its stream. */
+class FetchSink implements ResponseSink {
+  readonly #method: string;
+  readonly #resolve: (response: Response) => void;
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #pulled: (() => void) | null = null;
+  #cancelled = false;
+
+  constructor(method: string, resolve: (response: Response) => void) {
+    this.#method = method;
+    this.#resolve = resolve;
+  }
+
+  get closed(): boolean {
+    return this.#cancelled;
+  }
+
+  head(status: number, reason: string | undefined, headers: HeaderList, length: number | undefined): void {
+    const fields = new Headers();
+    for (const [name, value] of headers) fields.append(name, value);
+    if (length !== undefined) fields.set('content-length', String(length));
+    const init: ResponseInit = reason === undefined ? { status, headers: fields } : { status, statusText: reason, headers: fields };
+    if (bodyForbidden(this.#method, status)) {
+      this.#resolve(new Response(null, init));
+      return;
+    }
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+        },
+        pull: () => this.#wake(),
+        cancel: () => {
+          this.#cancelled = true;
+          this.#wake();
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),
+    );
+    this.#resolve(new Response(stream, init));
+  }
+
+  #wake(): void {
+    const wake = this.#pulled;
+    this.#pulled = null;
+    wake?.();
+  }
+
+  write(chunk: Chunk): boolean {
+    const controller = this.#controller;
+    if (controller === undefined || this.#cancelled) return true;
+    controller.enqueue(toBytes(chunk));
+    return (controller.desiredSize ?? 0) > 0;
+  }
+
+  drained(): Promise<void> {
+    const controller = this.#controller;
+    if (controller === undefined || this.#cancelled || (controller.desiredSize ?? 0) > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#pulled = resolve;
+    });
+  }
+
+  end(chunk?: Chunk): void {
+    const controller = this.#controller;
+    if (controller === undefined || this.#cancelled) return;
+    if (chunk !== undefined) controller.enqueue(toBytes(chunk));
+    controller.close();
+  }
+
+  async file(status: number, reason: string | undefined, headers: HeaderList, body: FileBody, size: number, bodyless: boolean): Promise<void> {
+    this.head(status, reason, headers, size);
+    if (bodyless || size === 0) {
+      this.end();
+      return;
+    }
+    for await (const chunk of createReadStream(body.path, { start: body.start, end: body.start + size - 1 })) {
+      if (this.#cancelled) return;
+      if (!this.write(chunk as Buffer)) await this.drained();
+    }
+    this.end();
+  }
+
+  abort(error: unknown): void {
+    if (this.#controller === undefined || this.#cancelled) return;
+    this.#controller.error(error);
+    this.#cancelled = true;
+  }
+}

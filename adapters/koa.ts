@@ -1,0 +1,301 @@
+/**
+ * Koa middleware ↔ hatchway middleware.
+ *
+ * - {@link fromKoa} runs an `async (ctx, next)` middleware (koa-bodyparser, @koa/router's
+ *   `routes()`, koa-compress, a Koa error handler…) inside a hatchway pipeline. The `ctx` is
+ *   built by the real `koa` package (`app.createContext(req, res)`) over the same Node request
+ *   and response objects {@link fromNodeListener} gives a listener, and Koa's own `respond()`
+ *   writes the response — so `ctx` is exactly Koa's. `await next()` runs the inner app and
+ *   puts its response on `ctx` (status, headers, `ctx.body` as a stream), where the middleware
+ *   can read and change it after `next()` returns, as with any downstream Koa middleware.
+ * - {@link toKoa} mounts a hatchway app or middleware in a Koa app.
+ *
+ * Fidelity and limits: `docs/ADAPTERS.md`.
+ *
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import Koa from 'koa';
+import { bodyForbidden } from '../src/index.ts';
+import type { App, Body, Chunk, Environ, Middleware, StartResponse } from '../src/index.ts';
+import { drive, type Committed } from './shared/drive.ts';
+import { AdapterError } from './shared/errors.ts';
+import { NodeExchange, adoptRequest, environAfter, snapshotRequest } from './shared/exchange.ts';
+import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from './shared/headers.ts';
+import { environFromHost, mountOf, type HostOptions } from './shared/host.ts';
+import { relativeUrl } from './shared/url.ts';
+
+/** The environ key holding the Koa `ctx` (for {@link fromKoa}'s inner app and {@link toKoa}'s app). */
+export const KOA_CTX = 'koa.ctx';
+
+/** A Koa middleware. */
+export type KoaMiddleware = (ctx: Koa.Context, next: () => Promise<void>) => unknown;
+
+/** Options of {@link fromKoa}. */
+export interface FromKoaOptions {
+  /**
+   * The Koa application whose `context`/`request`/`response` prototypes (and settings:
+   * `proxy`, `keys`, `subdomainOffset`…) the contexts are made from. Default: a new `Koa()`.
+   */
+  app?: Koa;
+  /**
+   * Who answers an error the middleware lets through: `'koa'` (default) lets Koa's
+   * `ctx.onerror` answer, as a Koa application would (`err.status`, `err.expose`,
+   * `err.headers`, the app's `'error'` event); `'hatchway'` fails the request instead, so outer
+   * hatchway middleware or the server's error response handles it, as `next(err)` does for
+   * Connect middleware. Only the outermost of consecutive Koa layers answers; inner ones throw
+   * from the outer one's `next()`, as in a Koa app.
+   */
+  errors?: 'hatchway' | 'koa';
+}
+
+interface KoaInternals {
+  handleRequest(ctx: Koa.Context, fn: (ctx: Koa.Context) => Promise<unknown>): Promise<unknown>;
+}
+
+const environs = new WeakMap<IncomingMessage, Environ>();
+/** The contexts we made, and the request each is for: consecutive Koa layers share one `ctx`. */
+const contexts = new WeakMap<object, string>();
+
+function reporter(koa: Koa): void {
+  if (koa.listenerCount('error') > 0) return;
+  koa.on('error', (err: unknown, ctx?: Koa.Context) => {
+    // As Koa's own app.onerror: client errors the app chose to expose are not server faults.
+    const e = err as { status?: unknown; expose?: unknown } | null;
+    if (koa.silent || e?.status === 404 || e?.expose) return;
+    const environ = ctx?.req ? environs.get(ctx.req) : undefined;
+    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    if (environ !== undefined) environ.errors.write(text);
+    else console.error(text);
+  });
+}
+
+/**
+ * Runs a Koa middleware as hatchway middleware.
+ *
+ * `await next()` calls the inner app with the request as the middleware left it (`ctx.method`,
+ * `ctx.url`, `ctx.headers`, the rest of the body — a body parser's result is in
+ * `environ['koa.ctx'].request.body` — and `environ['koa.ctx']`), waits for its commit, and sets
+ * `ctx.status`, the response headers and `ctx.body` (a stream, or a buffer when the whole body
+ * is known). An error the inner app throws before its commit is thrown from `next()`.
+ *
+ * @example
+ * ```ts
+ * import bodyParser from 'koa-bodyparser';
+ * import Router from '@koa/router';
+ * import { compose } from 'hatchway';
+ * import { fromKoa } from 'hatchway/adapters/koa';
+ *
+ * const router = new Router();
+ * router.post('/echo', (ctx) => { ctx.body = ctx.request.body; });
+ * export default compose(fromKoa(bodyParser()), fromKoa(router.routes()))(notFoundApp);
+ * ```
+ */
+export function fromKoa(middleware: KoaMiddleware, options: FromKoaOptions = {}): Middleware {
+  if (typeof middleware !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromKoa(middleware): a function (ctx, next)');
+  const koa = options.app ?? new Koa();
+  const koaAnswersErrors = options.errors !== 'hatchway';
+  reporter(koa);
+  return function koaMiddleware(inner: App): App {
+    return function koaApp(environ, startResponse) {
+      const shared = environ[KOA_CTX] as Koa.Context | undefined;
+      if (shared !== undefined && contexts.get(shared) === environ.requestId) return sharedContext(shared, middleware, inner, environ, startResponse);
+      const exchange = new NodeExchange(environ, startResponse, { track: true });
+      return exchange.body(() => {
+        environs.set(exchange.req, environ);
+        const ctx = koa.createContext(exchange.req, exchange.res);
+        contexts.set(ctx, environ.requestId);
+        const next = async (): Promise<void> => {
+          const committed = await drive(inner, exchange.innerEnviron({ [KOA_CTX]: ctx }));
+          writeToKoa(ctx, committed, false);
+        };
+        const run = async (ctx: Koa.Context): Promise<void> => {
+          if (koaAnswersErrors) {
+            await middleware(ctx, next);
+            return;
+          }
+          try {
+            await middleware(ctx, next);
+          } catch (err) {
+            ctx.respond = false; // Koa stays out of it: the pipeline answers
+            exchange.fail(err);
+          }
+        };
+        return (koa as unknown as KoaInternals).handleRequest(ctx, run);
+      });
+    };
+  };
+}
+
+/**
+ * A Koa layer inside another one (with only hatchway middleware, or nothing, in between): it
+ * runs on the outer layer's `ctx`, as the next middleware of a Koa app would, and hands what
+ * it leaves on `ctx` back as its response.
+ */
+function sharedContext(ctx: Koa.Context, middleware: KoaMiddleware, inner: App, environ: Environ, startResponse: StartResponse): Body {
+  return {
+    async *[Symbol.asyncIterator](): AsyncGenerator<Chunk> {
+      const req = adoptRequest(environ) ?? ctx.req;
+      const snapshot = snapshotRequest(req);
+      const next = async (): Promise<void> => {
+        const committed = await drive(inner, environAfter(req, environ, snapshot, { [KOA_CTX]: ctx }));
+        writeToKoa(ctx, committed, false);
+      };
+      await middleware(ctx, next);
+      yield* respondFromKoa(ctx, environ.method, startResponse);
+    },
+  };
+}
+
+/** A Readable over the rest of a committed body; destroying it closes the body. */
+function readableFrom(committed: Committed): Readable {
+  const pending = committed.chunks.slice();
+  return new Readable({
+    read() {
+      const chunk = pending.shift();
+      if (chunk !== undefined) {
+        this.push(chunk);
+        return;
+      }
+      committed.next().then(
+        (next) => this.push(next === undefined ? null : next),
+        (err: unknown) => this.destroy(err instanceof Error ? err : new Error(String(err))),
+      );
+    },
+    destroy(err, callback) {
+      committed.close();
+      callback(err);
+    },
+  });
+}
+
+/** Puts a committed hatchway response on a Koa context: status, body, then headers (so they win over Koa's guesses). */
+function writeToKoa(ctx: Koa.Context, committed: Committed, replace: boolean): void {
+  if (replace) replaceHeaders(ctx.res, []);
+  ctx.status = committed.status;
+  if (committed.reason !== undefined) ctx.message = committed.reason;
+  if (committed.status === 204 || committed.status === 304) {
+    committed.close();
+  } else if (committed.complete) {
+    const chunks = committed.chunks;
+    ctx.body = chunks.length === 1 && typeof chunks[0] === 'string' ? chunks[0] : Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
+    committed.close();
+  } else {
+    ctx.body = readableFrom(committed);
+  }
+  mergeHeaders(ctx.res, committed.headers);
+}
+
+/** Options of {@link toKoa}. */
+export interface ToKoaOptions extends HostOptions {
+  /** Whether the handler is an app or a middleware; by default a function of one parameter is a middleware. */
+  kind?: 'app' | 'middleware';
+}
+
+/** The environ for a Koa context (mounted by koa-mount: `ctx.mountPath`). */
+function environFromKoa(ctx: Koa.Context, options: HostOptions): Environ {
+  const mountPath = (ctx as unknown as { mountPath?: unknown }).mountPath;
+  const environ = environFromHost(ctx.req, ctx.res, options, mountOf(ctx.req, ctx.originalUrl, mountPath));
+  environ[KOA_CTX] = ctx;
+  return environ;
+}
+
+/** The chunks of whatever a downstream Koa middleware left in `ctx.body`, with Koa's `respond()` rules. */
+async function* koaBody(ctx: Koa.Context): AsyncGenerator<Chunk> {
+  const body: unknown = ctx.body;
+  if (body === null || body === undefined) {
+    if ((ctx.response as unknown as { _explicitNullBody?: boolean })._explicitNullBody) return;
+    yield ctx.req.httpVersionMajor >= 2 ? String(ctx.status) : ctx.message || String(ctx.status);
+    return;
+  }
+  if (typeof body === 'string' || body instanceof Uint8Array) {
+    yield body;
+    return;
+  }
+  let stream: AsyncIterable<unknown> | undefined;
+  if (body instanceof Readable) stream = body;
+  else if (body instanceof ReadableStream) stream = body as AsyncIterable<Uint8Array>;
+  else if (body instanceof Blob) stream = body.stream() as unknown as AsyncIterable<Uint8Array>;
+  else if (body instanceof Response) stream = (body.body ?? []) as AsyncIterable<Uint8Array>;
+  if (stream !== undefined) {
+    for await (const chunk of stream) yield typeof chunk === 'string' || chunk instanceof Uint8Array ? chunk : String(chunk);
+    return;
+  }
+  yield JSON.stringify(body);
+}
+
+/** Sets the headers `respond()` would derive for a body that is not a stream (type and length). */
+function settleKoaHead(ctx: Koa.Context): void {
+  const body: unknown = ctx.body;
+  if (body === null || body === undefined) {
+    if ((ctx.response as unknown as { _explicitNullBody?: boolean })._explicitNullBody || ctx.status === 204 || ctx.status === 304) return;
+    const text = ctx.req.httpVersionMajor >= 2 ? String(ctx.status) : ctx.message || String(ctx.status);
+    ctx.type = 'text';
+    ctx.length = Buffer.byteLength(text);
+  } else if (typeof body === 'object' && !(body instanceof Uint8Array) && !(body instanceof Readable) && !(body instanceof ReadableStream) && !(body instanceof Blob) && !(body instanceof Response)) {
+    ctx.length = Buffer.byteLength(JSON.stringify(body));
+  }
+}
+
+/** What a downstream Koa middleware left on `ctx`, as a hatchway response (Koa's `respond()` rules). */
+async function* respondFromKoa(ctx: Koa.Context, method: string, startResponse: StartResponse): AsyncGenerator<Chunk> {
+  settleKoaHead(ctx);
+  const status = ctx.status;
+  const reason = ctx.req.httpVersionMajor < 2 && ctx.message ? ctx.message : undefined;
+  startResponse(reason ? `${status} ${reason}` : status, headersOf(ctx.res, status));
+  if (bodyForbidden(method, status)) return;
+  yield* koaBody(ctx);
+}
+
+/**
+ * Mounts a hatchway app, or a hatchway middleware, in a Koa app.
+ *
+ * - An app answers the request: its status, headers and body go to `ctx` (the body as a
+ *   stream, or a buffer when known whole); an error before its commit is thrown into the Koa
+ *   chain, where Koa error middleware (or `ctx.onerror`) handles it. Its environ has
+ *   `environ['koa.ctx']` = `ctx` and every feature `false`.
+ * - A middleware wraps the rest of the Koa chain: its inner app runs `await next()` and
+ *   answers with what the downstream left on `ctx` (Koa's `respond()` rules for `ctx.body`);
+ *   the middleware's response then replaces it.
+ *
+ * @example
+ * ```ts
+ * import Koa from 'koa';
+ * import { toKoa } from 'hatchway/adapters/koa';
+ *
+ * const koa = new Koa();
+ * koa.use(toKoa(hatchwayApp));
+ * koa.listen(8000);
+ * ```
+ */
+export function toKoa(handler: App | Middleware, options: ToKoaOptions = {}): KoaMiddleware {
+  if (typeof handler !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toKoa(handler): an app or a middleware');
+  const kind = options.kind ?? (handler.length === 1 ? 'middleware' : 'app');
+  if (kind === 'app') {
+    const app = handler as App;
+    return async function hatchwayApp(ctx: Koa.Context): Promise<void> {
+      const environ = environFromKoa(ctx, options);
+      writeToKoa(ctx, await drive(app, environ), false);
+    };
+  }
+  const middleware = handler as Middleware;
+  return async function hatchwayMiddleware(ctx: Koa.Context, next: () => Promise<void>): Promise<void> {
+    const outer = environFromKoa(ctx, options);
+    const inner: App = (environ, startResponse) => ({
+      async *[Symbol.asyncIterator](): AsyncGenerator<Chunk> {
+        if (environ.method !== outer.method) ctx.method = environ.method;
+        if (environ.target !== outer.target || environ.pathInfo !== outer.pathInfo || environ.queryString !== outer.queryString) ctx.url = relativeUrl(environ);
+        if (environ.headers !== outer.headers) {
+          const raw: string[] = [];
+          for (const [name, value] of environ.headers) raw.push(name, value);
+          ctx.req.rawHeaders = raw;
+          ctx.req.headers = nodeHeaders(environ.headers);
+        }
+        await next();
+        yield* respondFromKoa(ctx, environ.method, startResponse);
+      },
+    });
+    writeToKoa(ctx, await drive(middleware(inner), outer), true);
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Node request listeners ↔ hatchway apps.
+ *
+ * - {@link fromNodeListener} hosts any `(req, res) => void` listener — a whole Express 4 or 5
+ *   app, a Koa `callback()`, a plain handler — as a hatchway app. The listener gets a real
+ *   `http.IncomingMessage` and a real `http.ServerResponse` (so Express's prototype swap works),
+ *   its request body streams from `environ.input`, and its response streams into the hatchway
+ *   body as it writes, with backpressure (`write()` returns `false`, `'drain'` follows).
+ *   Over HTTP/2 the objects stay HTTP/1-shaped: `httpVersion` is `'2.0'` and `:authority`
+ *   becomes the `Host` header.
+ * - {@link toNodeListener} turns a hatchway app into a listener for any `node:http`,
+ *   `node:https` or `node:http2` (compatibility API) server. Such a host has no escape
+ *   hatches: every `environ.features` flag is `false`.
+ *
+ * Fidelity and limits: `docs/ADAPTERS.md`.
+ *
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { run } from '../src/index.ts';
+import type { App } from '../src/index.ts';
+import { NodeExchange } from './shared/exchange.ts';
+import { HostSink, environFromHost, type HostOptions, type HostRequest, type HostResponse } from './shared/host.ts';
+
+/** A Node request listener: what `http.createServer()` takes, and what an Express app is. */
+export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/**
+ * Hosts a Node request listener as a hatchway app.
+ *
+ * The listener runs when the server first pulls the body. `startResponse` is called when the
+ * listener's head is settled (its `writeHead()`, or its first `write()`/`end()`); the head is
+ * committed with the first chunk, as for any app. A listener that throws (or whose returned
+ * promise rejects) before anything was committed gets the server's error response; after
+ * that, the response is aborted.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { serve } from 'hatchway/server';
+ * import { fromNodeListener } from 'hatchway/adapters/node';
+ *
+ * const app = express();
+ * app.get('/users/:id', (req, res) => res.json({ id: req.params.id }));
+ * await serve(fromNodeListener(app), { port: 8000 });
+ * ```
+ */
+export function fromNodeListener(listener: NodeListener): App {
+  if (typeof listener !== 'function') throw new TypeError('fromNodeListener: listener must be a function (req, res) => void');
+  return function nodeListenerApp(environ, startResponse) {
+    const exchange = new NodeExchange(environ, startResponse);
+    return exchange.body(() => listener(exchange.req, exchange.res));
+  };
+}
+
+/** A listener for `node:http`/`node:https` servers and for the `node:http2` compatibility API. */
+export type HostListener = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
+
+/**
+ * Turns a hatchway app into a Node request listener, for `http.createServer()`,
+ * `https.createServer()` or `http2.createServer()`/`createSecureServer()` (compatibility API).
+ * The environ has every feature `false`; errors go to `options.errors` (default `console.error`).
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { toNodeListener } from 'hatchway/adapters/node';
+ *
+ * createServer(toNodeListener(app)).listen(8000);
+ * ```
+ */
+export function toNodeListener(app: App, options: HostOptions = {}): HostListener {
+  if (typeof app !== 'function') throw new TypeError('toNodeListener: app must be a function (environ, startResponse) => body');
+  return function hatchwayListener(req: HostRequest, res: HostResponse): void {
+    const environ = environFromHost(req, res, options);
+    const done = run(app, environ, new HostSink(res));
+    if (done !== undefined) done.catch((err: unknown) => environ.errors.write(String(err)));
+  };
+}

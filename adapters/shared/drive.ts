@@ -1,0 +1,148 @@
+/**
+ * Driving a hatchway app from foreign code: call it, pull its body up to the commit point (the
+ * first non-empty chunk, or the end — SPEC §3.4), and hand back status, headers and the rest
+ * of the body. Adapters that put a hatchway app *inside* another framework (an Express
+ * `next()`, a Koa `next()`, a fetch handler) need the response as values before they can
+ * translate it; until the commit an error is still an ordinary exception the host can handle.
+ */
+import { HatchwayError, parseStatus, validateHeaders } from '../../src/index.ts';
+import type { App, Body, Chunk, Environ, HeaderList, StartResponse, Status } from '../../src/index.ts';
+
+/** An app's response at its commit point. */
+export interface Committed {
+  status: number;
+  /** The reason phrase the app gave, if any. */
+  reason: string | undefined;
+  headers: HeaderList;
+  /** The chunks pulled so far: the first non-empty one, or (when `complete`) all of them. */
+  chunks: Chunk[];
+  /** True when `chunks` is the whole body, so its length is known. */
+  complete: boolean;
+  /** Pulls the next non-empty chunk after `chunks`; `undefined` at the end of the body. */
+  next(): Promise<Chunk | undefined>;
+  /** Closes the body: `iterator.return()` if it stopped early, then `body.close()`; exactly once. */
+  close(): void;
+}
+
+type State = 'idle' | 'started' | 'committed';
+
+/** A `startResponse` that records, with the runner's rules (SPEC §3). */
+export class Recorder {
+  state: State = 'idle';
+  status = 0;
+  reason: string | undefined = undefined;
+  headers: HeaderList = [];
+  readonly startResponse: StartResponse = (status: Status, headers: HeaderList, excInfo?: unknown): void => {
+    const replace = excInfo !== undefined && excInfo !== null;
+    if (this.state === 'committed' && replace) throw excInfo;
+    if (this.state !== 'idle' && !replace) throw new HatchwayError('ERR_HATCHWAY_START_RESPONSE_TWICE');
+    const parsed = parseStatus(status);
+    validateHeaders(headers, parsed.code);
+    this.status = parsed.code;
+    this.reason = parsed.reason;
+    this.headers = headers;
+    this.state = 'started';
+  };
+}
+
+/** True for a value an app may return as a body. */
+function isBody(value: unknown): value is Body {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    (typeof (value as Iterable<Chunk>)[Symbol.iterator] === 'function' || typeof (value as AsyncIterable<Chunk>)[Symbol.asyncIterator] === 'function') &&
+    typeof (value as PromiseLike<unknown>).then !== 'function'
+  );
+}
+
+/** The byte length of a chunk; throws `ERR_HATCHWAY_INVALID_CHUNK` for anything else. */
+export function chunkLength(chunk: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk);
+  if (chunk instanceof Uint8Array) return chunk.byteLength;
+  throw new HatchwayError('ERR_HATCHWAY_INVALID_CHUNK', chunk);
+}
+
+/**
+ * Calls `app` and pulls its body to the commit point. Rejects (after closing the body) with
+ * whatever the app threw before committing; the caller owns `close()` after that.
+ */
+export async function drive(app: App, environ: Environ): Promise<Committed> {
+  const recorder = new Recorder();
+  const body = app(environ, recorder.startResponse);
+  if (!isBody(body)) throw new HatchwayError('ERR_HATCHWAY_INVALID_BODY', body);
+  let closed = false;
+  let iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined;
+  let exhausted = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    let failure: unknown;
+    if (iterator !== undefined && !exhausted && typeof iterator.return === 'function') {
+      try {
+        const result = iterator.return();
+        if (result instanceof Promise) result.catch((err: unknown) => environ.errors.write(String(err)));
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (typeof body.close === 'function') {
+      try {
+        body.close();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) environ.errors.write(failure instanceof Error ? (failure.stack ?? failure.message) : String(failure));
+  };
+  const commit = (chunks: Chunk[], complete: boolean, next: () => Promise<Chunk | undefined>): Committed => {
+    if (recorder.state === 'idle') throw new HatchwayError('ERR_HATCHWAY_NO_START_RESPONSE');
+    recorder.state = 'committed';
+    return { status: recorder.status, reason: recorder.reason, headers: recorder.headers, chunks, complete, next, close };
+  };
+  try {
+    if (Array.isArray(body)) {
+      const chunks = body as Chunk[];
+      for (const chunk of chunks) chunkLength(chunk);
+      return commit(chunks.filter((c) => chunkLength(c) > 0), true, async () => undefined);
+    }
+    const isAsync = typeof (body as AsyncIterable<Chunk>)[Symbol.asyncIterator] === 'function';
+    iterator = isAsync ? (body as AsyncIterable<Chunk>)[Symbol.asyncIterator]() : (body as Iterable<Chunk>)[Symbol.iterator]();
+    const it = iterator;
+    const pull = async (): Promise<Chunk | undefined> => {
+      for (;;) {
+        if (closed) return undefined;
+        let result: IteratorResult<Chunk>;
+        try {
+          result = isAsync ? await (it as AsyncIterator<Chunk>).next() : (it as Iterator<Chunk>).next();
+        } catch (err) {
+          exhausted = true;
+          throw err;
+        }
+        if (result.done) {
+          exhausted = true;
+          return undefined;
+        }
+        if (chunkLength(result.value) > 0) return result.value;
+      }
+    };
+    const first = await pull();
+    if (first === undefined) return commit([], true, pull);
+    if (!isAsync) {
+      // A sync body can be asked for its second chunk at no cost: a one-chunk body has a known length.
+      const second = await pull();
+      if (second === undefined) return commit([first], true, pull);
+      return commit([first, second], false, pull);
+    }
+    return commit([first], false, pull);
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
+/** The sum of the chunks' byte lengths. */
+export function totalLength(chunks: Chunk[]): number {
+  let n = 0;
+  for (const c of chunks) n += chunkLength(c);
+  return n;
+}

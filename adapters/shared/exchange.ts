@@ -1,0 +1,621 @@
+/**
+ * One request as Node's `http` module would have handed it to a request listener: a real
+ * `http.IncomingMessage` and a real `http.ServerResponse` over a socket that belongs to the
+ * gateway, whose response streams into a hatchway body.
+ *
+ * Why real instances: Express (and much else) replaces the prototypes of `req` and `res` with
+ * its own objects that inherit from `IncomingMessage.prototype` / `ServerResponse.prototype`.
+ * Anything we put on a subclass prototype would vanish at that swap; anything we put on the
+ * instance survives it. So everything below is Node's own code except a few *own-property*
+ * hooks on the two instances:
+ *
+ * - `req._read` pulls the request body from `environ.input` (streaming, with backpressure).
+ * - `res._storeHeader` lets Node build the header block exactly as it would for the wire, then
+ *   reads the fields back from it (order, duplicates, case and Node's validation preserved),
+ *   drops the connection-level ones and calls `startResponse`.
+ * - `res._send` receives every body chunk Node would have put on the socket — after Node's own
+ *   bookkeeping (HEAD and 204/304 drop the body, `end(data)` computes Content-Length) — and
+ *   queues it for the hatchway body; its callbacks run when the runner has taken the chunk, so
+ *   `'finish'`, `write()` callbacks and `writableFinished` keep their Node meaning.
+ * - `res.finished`, `res.writableNeedDrain` and `res.writableLength` are accessors over the
+ *   queue, so `write()` returns `false` past the high-water mark and `'drain'` follows.
+ * - `res._writeRaw` drops interim (1xx) responses: 100-continue is the server's business
+ *   (it answers on the first read of the body).
+ */
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { isHopByHop } from '../../src/index.ts';
+import type { Body, BodyReader, Chunk, Environ, HeaderList, StartResponse } from '../../src/index.ts';
+import { StreamBodyReader } from '../../src/server/index.ts';
+import { AdapterError } from './errors.ts';
+import { nodeHeaders } from './headers.ts';
+import { environForUrl, relativeUrl } from './url.ts';
+
+/**
+ * The environ key holding the Node request object that Connect/Express middleware worked on:
+ * `req.user`, `req.session`, `req.body`, `req.cookies` and the like. One request object per
+ * request: every adapter layer of a pipeline reuses it (after bringing it up to date with
+ * what hatchway middleware in between changed), so what one middleware attaches, the next sees.
+ */
+export const CONNECT_REQ = 'connect.req';
+
+type Synced = Pick<Environ, 'method' | 'target' | 'scriptName' | 'pathInfo' | 'queryString' | 'headers' | 'input'>;
+
+/** What we know about a request object we built. */
+interface RequestState {
+  requestId: string;
+  /** The environ fields the request object stands for now. */
+  synced: Synced;
+  /** Where `_read` pulls the body from. */
+  input: BodyReader;
+}
+
+const requests = new WeakMap<IncomingMessage, RequestState>();
+
+function pick(environ: Environ): Synced {
+  const { method, target, scriptName, pathInfo, queryString, headers, input } = environ;
+  return { method, target, scriptName, pathInfo, queryString, headers, input };
+}
+
+/** Raw header lines for a request object (HTTP/1-shaped: `:authority` becomes Host). */
+function rawHeadersFor(environ: Environ): string[] {
+  const raw: string[] = [];
+  if (environ.protocol === 'HTTP/2' && environ.authority !== '' && !environ.headers.some((h) => h[0] === 'host')) raw.push('host', environ.authority);
+  for (const [name, value] of environ.headers) raw.push(name, value);
+  return raw;
+}
+
+/** Node's `req.headers` shape. */
+export type NodeHeaders = Record<string, string | string[] | undefined>;
+
+/** The parts of `IncomingMessage` that are not in its public typings. */
+interface IncomingInternals {
+  _addHeaderLines(headers: string[], n: number): void;
+  _readableState: { readingMore: boolean };
+  _consuming: boolean;
+  _read(size: number): void;
+}
+
+/** The parts of `ServerResponse` that are not in its public typings. */
+interface OutgoingInternals {
+  _header: string | null;
+  _headerSent: boolean;
+  _closed: boolean;
+  chunkedEncoding: boolean;
+  useChunkedEncodingByDefault: boolean;
+  shouldKeepAlive: boolean;
+  _storeHeader(firstLine: string, headers: unknown): void;
+  _send(data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback?: Callback | null): boolean;
+  _writeRaw(data: unknown, encoding: unknown, callback?: unknown): boolean;
+}
+
+type Callback = (err?: Error | null) => void;
+
+const VERSIONS = { 'HTTP/1.0': [1, 0], 'HTTP/1.1': [1, 1], 'HTTP/2': [2, 0] } as const;
+const storeHeader = (ServerResponse.prototype as unknown as OutgoingInternals)._storeHeader;
+
+/**
+ * The socket behind an adapted request: the addresses of the real connection, `encrypted`
+ * when the client used TLS, and nothing to read or write — the gateway owns the connection.
+ * Timeouts are the server's (`setTimeout` never fires); writing to it is an error that aborts
+ * the request.
+ */
+export class GatewaySocket extends Duplex {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly remoteFamily: string | undefined;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Present (and `true`) only for TLS, like `tls.TLSSocket#encrypted`. */
+  declare readonly encrypted?: true;
+
+  constructor(environ: Environ) {
+    super({ allowHalfOpen: true });
+    this.remoteAddress = environ.remoteAddress;
+    this.remotePort = environ.remotePort;
+    const family = isIP(environ.remoteAddress);
+    this.remoteFamily = family === 6 ? 'IPv6' : family === 4 ? 'IPv4' : undefined;
+    this.localAddress = environ.localAddress;
+    this.localPort = environ.localPort;
+    if (environ.scheme === 'https') Object.defineProperty(this, 'encrypted', { value: true, enumerable: true });
+  }
+
+  override _read(): void {}
+
+  override _write(_chunk: unknown, _encoding: BufferEncoding, callback: Callback): void {
+    callback(new AdapterError('ERR_HATCHWAY_ADAPTER_SOCKET_WRITE'));
+  }
+
+  address(): { address: string; port: number; family: string } {
+    const family = isIP(this.localAddress) === 6 ? 'IPv6' : 'IPv4';
+    return { address: this.localAddress, port: this.localPort, family };
+  }
+
+  setTimeout(_msecs: number, callback?: () => void): this {
+    if (callback) this.once('timeout', callback);
+    return this;
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+
+  setKeepAlive(): this {
+    return this;
+  }
+
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+}
+
+interface Entry {
+  chunk: Chunk | undefined;
+  length: number;
+  callback: Callback | null | undefined;
+}
+
+/** Options of {@link NodeExchange}. */
+export interface ExchangeOptions {
+  /** Snapshot the request as built, so {@link NodeExchange.innerEnviron} can tell what middleware changed. */
+  track?: boolean;
+}
+
+/** A request/response pair over one environ, whose response becomes a hatchway body. */
+export class NodeExchange {
+  readonly environ: Environ;
+  readonly socket: GatewaySocket;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly #startResponse: StartResponse;
+  readonly #snapshot: Snapshot | undefined;
+  readonly #state: RequestState;
+  /** True when this exchange built the request object (and so finishes it). */
+  readonly #owner: boolean;
+  #queue: Entry[] = [];
+  #queued = 0;
+  #inflight: Entry | undefined = undefined;
+  #wake: (() => void) | null = null;
+  #failure: { error: unknown } | undefined = undefined;
+  #finished = false;
+  #done = false;
+  #closed = false;
+  #needDrain = false;
+  #started = false;
+  #socketError: unknown = undefined;
+  readonly #onAbort: () => void;
+
+  constructor(environ: Environ, startResponse: StartResponse, options: ExchangeOptions = {}) {
+    this.environ = environ;
+    this.#startResponse = startResponse;
+    const socket = new GatewaySocket(environ);
+    this.socket = socket;
+    const shared = adoptRequest(environ);
+    let req: IncomingMessage;
+    if (shared !== undefined) {
+      req = shared;
+      this.#owner = false;
+      this.#state = requests.get(req)!;
+    } else {
+      this.#owner = true;
+      this.#state = { requestId: environ.requestId, synced: pick(environ), input: environ.input };
+      req = this.#request(environ, socket, this.#state);
+      requests.set(req, this.#state);
+    }
+    this.req = req;
+    this.#snapshot = options.track ? snapshotRequest(req) : undefined;
+    this.res = this.#response(req, socket);
+
+    socket.on('error', (err: unknown) => {
+      this.#socketError ??= err;
+    });
+    socket.once('close', () => this.#onSocketClose());
+    this.#onAbort = () => {
+      this.#fail(new AdapterError('ERR_HATCHWAY_ADAPTER_ABORTED'));
+      if (!socket.destroyed) socket.destroy();
+    };
+    environ.signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  #request(environ: Environ, socket: GatewaySocket, state: RequestState): IncomingMessage {
+    const req = new IncomingMessage(socket as unknown as Socket);
+    const internals = req as unknown as IncomingInternals;
+    const [major, minor] = VERSIONS[environ.protocol];
+    req.httpVersionMajor = major;
+    req.httpVersionMinor = minor;
+    req.httpVersion = `${major}.${minor}`;
+    req.method = environ.method;
+    req.url = relativeUrl(environ);
+    // HTTP/1-shaped even over HTTP/2: `:authority` becomes the Host header Express reads.
+    const raw = rawHeadersFor(environ);
+    internals._addHeaderLines(raw, raw.length);
+
+    let reading = false;
+    internals._read = function read(this: IncomingMessage & IncomingInternals): void {
+      // As IncomingMessage's own _read: from now on the stream reads ahead by itself.
+      this._consuming = true;
+      this._readableState.readingMore = false;
+      if (reading) return;
+      reading = true;
+      state.input.read().then(
+        (chunk) => {
+          reading = false;
+          if (chunk === null) {
+            this.complete = true;
+            this.push(null);
+          } else {
+            this.push(chunk);
+          }
+        },
+        (err: unknown) => {
+          reading = false;
+          this.destroy(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    };
+    return req;
+  }
+
+  #response(req: IncomingMessage, socket: GatewaySocket): ServerResponse {
+    const res = new ServerResponse(req);
+    const internals = res as unknown as OutgoingInternals;
+    res.sendDate = false; // the server dates the response
+    internals.useChunkedEncodingByDefault = true; // so `end(data)` gets a Content-Length on every protocol
+    internals.shouldKeepAlive = true; // connection management is the server's
+    (res as { socket: unknown }).socket = socket;
+    const exchange = this;
+    const hooks: Record<string, PropertyDescriptor> = {
+      _storeHeader: {
+        value: function _storeHeader(this: ServerResponse & OutgoingInternals, firstLine: string, headers: unknown): void {
+          storeHeader.call(this, firstLine, headers);
+          this.chunkedEncoding = false; // framing is the server's
+          try {
+            exchange.#commitHead(this);
+          } catch (err) {
+            this._header = null; // nothing was recorded: the listener may try again (an error page)
+            throw err;
+          }
+        },
+      },
+      _send: {
+        value: function _send(this: ServerResponse & OutgoingInternals, data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback?: Callback | null): boolean {
+          this._headerSent = true;
+          return exchange.#enqueue(data, encoding, callback);
+        },
+      },
+      _writeRaw: {
+        value: function _writeRaw(_data: unknown, encoding: unknown, callback?: unknown): boolean {
+          const cb = typeof encoding === 'function' ? encoding : callback;
+          if (typeof cb === 'function') process.nextTick(cb as () => void);
+          return true;
+        },
+      },
+      finished: {
+        get: () => exchange.#finished,
+        set: (value: boolean) => {
+          exchange.#finished = value;
+          if (value) exchange.#wakeUp();
+        },
+      },
+      writableNeedDrain: { get: () => !res.destroyed && !exchange.#finished && exchange.#needDrain },
+      writableLength: { get: () => exchange.#queued + (exchange.#inflight?.length ?? 0) },
+    };
+    for (const [name, descriptor] of Object.entries(hooks)) Object.defineProperty(res, name, { ...descriptor, configurable: true, enumerable: false });
+    return res;
+  }
+
+  /** The hatchway body: starts the handler on the first pull, then yields what it writes. */
+  body(start: () => unknown): Body {
+    const iterator: AsyncIterator<Chunk> = {
+      next: () => this.#next(start),
+      return: async () => {
+        this.close();
+        return { done: true, value: undefined };
+      },
+    };
+    return { [Symbol.asyncIterator]: () => iterator, close: () => this.close() };
+  }
+
+  /** Makes the body fail with `error` (an error response before the commit, an abort after). */
+  fail(error: unknown): void {
+    if (this.#closed || this.#done) {
+      this.#report(error);
+      return;
+    }
+    this.#fail(error);
+  }
+
+  #fail(error: unknown): void {
+    this.#failure ??= { error };
+    this.#wakeUp();
+  }
+
+  /** Ends the exchange: normally after the last chunk, otherwise as if the client went away. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.environ.signal.removeEventListener('abort', this.#onAbort);
+    this.#wakeUp();
+    if (!this.#done) {
+      this.#failure ??= { error: new AdapterError('ERR_HATCHWAY_ADAPTER_ABORTED') };
+      if (!this.socket.destroyed) this.socket.destroy();
+      return;
+    }
+    // As node:http after a response: a request body nobody started reading is over.
+    const req = this.req as IncomingMessage & IncomingInternals;
+    if (this.#owner && !req._consuming && !req.readableEnded) {
+      req.complete = true;
+      req.push(null);
+      req.resume();
+    }
+    process.nextTick(() => this.#emitClose());
+  }
+
+  /**
+   * The environ an inner app sees after middleware ran on `req`: its method, URL and header
+   * changes, the rest of the request body, plus `extra` keys. Needs `track: true`.
+   */
+  innerEnviron(extra: Record<string, unknown> = {}): Environ {
+    return environAfter(this.req, this.environ, this.#snapshot!, extra);
+  }
+
+  async #next(start: () => unknown): Promise<IteratorResult<Chunk>> {
+    if (!this.#started) {
+      this.#started = true;
+      const result = start();
+      if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+        (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.fail(err));
+      }
+    }
+    this.#flushInflight();
+    for (;;) {
+      if (this.#failure !== undefined) throw this.#failure.error;
+      const entry = this.#queue.shift();
+      if (entry !== undefined) {
+        this.#queued -= entry.length;
+        if (entry.chunk === undefined) {
+          entry.callback?.(null);
+          continue;
+        }
+        this.#inflight = entry;
+        this.#maybeDrain();
+        return { value: entry.chunk, done: false };
+      }
+      this.#maybeDrain();
+      if (this.#finished) {
+        this.#done = true;
+        return { value: undefined, done: true };
+      }
+      if (this.#closed) return { value: undefined, done: true };
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+  }
+
+  /** The chunk handed out last has been taken by the runner: its write() callback is due. */
+  #flushInflight(): void {
+    const entry = this.#inflight;
+    if (entry === undefined) return;
+    this.#inflight = undefined;
+    entry.callback?.(null);
+  }
+
+  #maybeDrain(): void {
+    if (this.#needDrain && this.#queued === 0) {
+      this.#needDrain = false;
+      this.res.emit('drain');
+    }
+  }
+
+  #enqueue(data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback: Callback | null | undefined): boolean {
+    if (this.#closed || this.#failure !== undefined) {
+      if (typeof callback === 'function') process.nextTick(callback, new AdapterError('ERR_HATCHWAY_ADAPTER_DESTROYED'));
+      return false;
+    }
+    let chunk: Chunk | undefined;
+    let length: number;
+    if (typeof data === 'string') {
+      if (data.length === 0) {
+        chunk = undefined;
+        length = 0;
+      } else if (!encoding || encoding === 'utf8' || encoding === 'utf-8') {
+        chunk = data; // strings stay strings: a body nobody touched passes through as it was
+        length = Buffer.byteLength(data);
+      } else {
+        chunk = Buffer.from(data, encoding);
+        length = chunk.byteLength;
+      }
+    } else {
+      length = data.byteLength;
+      chunk = length === 0 ? undefined : data;
+    }
+    this.#queue.push({ chunk, length, callback });
+    this.#queued += length;
+    this.#wakeUp();
+    const ok = this.#queued < this.res.writableHighWaterMark;
+    if (!ok) this.#needDrain = true;
+    return ok;
+  }
+
+  /** Reads the header block Node built back into a HeaderList and records it. */
+  #commitHead(res: ServerResponse & OutgoingInternals): void {
+    const block = res._header ?? '';
+    const headers: HeaderList = [];
+    let start = block.indexOf('\r\n') + 2;
+    for (;;) {
+      const end = block.indexOf('\r\n', start);
+      if (end === -1 || end === start) break;
+      const colon = block.indexOf(':', start);
+      const name = block.slice(start, colon);
+      // Node writes `name: value`; values never contain CR or LF (it validated them).
+      if (!isHopByHop(name) || (res.statusCode === 426 && name.toLowerCase() === 'upgrade')) headers.push([name, block.slice(colon + 2, end)]);
+      start = end + 2;
+    }
+    const reason = res.statusMessage;
+    this.#startResponse(reason ? `${res.statusCode} ${reason}` : res.statusCode, headers);
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  #onSocketClose(): void {
+    if (!this.#done) this.#fail(this.#socketError ?? new AdapterError('ERR_HATCHWAY_ADAPTER_DESTROYED'));
+    const req = this.req;
+    if (this.#owner && !req.destroyed && (!req.readableEnded || !req.complete)) {
+      const err = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+      req.destroy(err);
+    }
+    this.#emitClose();
+  }
+
+  #emitClose(): void {
+    const res = this.res as ServerResponse & OutgoingInternals;
+    if (res._closed) return;
+    res._closed = true;
+    res.destroyed = true;
+    res.emit('close');
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.environ.errors.write(error instanceof Error ? (error.stack ?? error.message) : `non-error thrown: ${String(error)}`);
+    } catch {
+      // an error stream that throws must not take the request down
+    }
+  }
+}
+
+/**
+ * The request object an outer adapter layer built for this request (`environ['connect.req']`),
+ * brought up to date with what hatchway middleware in between changed; `undefined` if none.
+ */
+export function adoptRequest(environ: Environ): IncomingMessage | undefined {
+  const shared = environ[CONNECT_REQ];
+  const state = shared instanceof IncomingMessage ? requests.get(shared) : undefined;
+  if (state === undefined || state.requestId !== environ.requestId) return undefined;
+  syncRequest(shared as IncomingMessage, state, environ);
+  return shared as IncomingMessage;
+}
+
+/** The request as it was before middleware ran: to tell what it changed. */
+export interface Snapshot {
+  url: string | undefined;
+  method: string | undefined;
+  headers: NodeHeaders;
+}
+
+/** Takes a {@link Snapshot} of `req`. */
+export function snapshotRequest(req: IncomingMessage): Snapshot {
+  return { url: req.url, method: req.method, headers: copyHeaders(req.headers) };
+}
+
+/**
+ * The environ for an inner app after middleware worked on `req` (since `snapshot` was taken of
+ * it for `environ`): method, URL and header changes, the rest of the request body, `extra`
+ * keys, and `environ['connect.req']`.
+ */
+export function environAfter(req: IncomingMessage, environ: Environ, snapshot: Snapshot, extra: Record<string, unknown> = {}): Environ {
+  const internals = req as IncomingMessage & IncomingInternals;
+  const inner: Environ = { ...environ, ...extra, [CONNECT_REQ]: req };
+  if (req.method !== snapshot.method && typeof req.method === 'string') inner.method = req.method;
+  if (req.url !== snapshot.url && typeof req.url === 'string') Object.assign(inner, environForUrl(environ, req.url));
+  inner.headers = headersAfter(environ.headers, snapshot.headers, req.headers as NodeHeaders);
+  // Once middleware has touched the request stream, the rest of the body is whatever it left there.
+  if (internals._consuming || req.readableLength > 0 || req.readableEnded || req.readableFlowing !== null) {
+    inner.input = new StreamBodyReader(req, undefined);
+  }
+  const state = requests.get(req);
+  if (state !== undefined) state.synced = pick(inner);
+  return inner;
+}
+
+/** Brings a shared request object up to date with what hatchway middleware changed in the environ. */
+function syncRequest(req: IncomingMessage, state: RequestState, environ: Environ): void {
+  const was = state.synced;
+  if (environ.method !== was.method) req.method = environ.method;
+  if (environ.target !== was.target || environ.scriptName !== was.scriptName || environ.pathInfo !== was.pathInfo || environ.queryString !== was.queryString) {
+    req.url = relativeUrl(environ);
+  }
+  if (environ.headers !== was.headers) {
+    const raw = rawHeadersFor(environ);
+    req.rawHeaders = raw;
+    const headers: HeaderList = [];
+    for (let i = 0; i < raw.length; i += 2) headers.push([raw[i]!, raw[i + 1]!]);
+    req.headers = nodeHeaders(headers);
+  }
+  if (environ.input !== was.input && !(req as IncomingMessage & IncomingInternals)._consuming) state.input = environ.input;
+  state.synced = pick(environ);
+}
+
+function copyHeaders(headers: NodeHeaders): NodeHeaders {
+  const copy: NodeHeaders = {};
+  for (const name in headers) {
+    const value = headers[name];
+    copy[name] = Array.isArray(value) ? value.slice() : value;
+  }
+  return copy;
+}
+
+function same(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => v === b[i]);
+  return a === b;
+}
+
+function pushValues(out: HeaderList, name: string, value: unknown): void {
+  if (value === undefined || value === null) return;
+  if (Array.isArray(value)) for (const v of value) out.push([name, String(v)]);
+  else out.push([name, String(value)]);
+}
+
+/**
+ * The request headers after middleware changed `req.headers`: unchanged fields keep their
+ * original pairs (order, duplicates); a changed field is replaced where it first stood; added
+ * fields go last; removed ones are gone.
+ */
+export function headersAfter(original: HeaderList, before: NodeHeaders, after: NodeHeaders): HeaderList {
+  let changed = false;
+  for (const name in after) {
+    if (!same(after[name], before[name]) || name !== name.toLowerCase()) {
+      changed = true;
+      break;
+    }
+  }
+  if (!changed) {
+    for (const name in before) {
+      if (after[name] === undefined && before[name] !== undefined) {
+        changed = true;
+        break;
+      }
+    }
+  }
+  if (!changed) return original;
+  const out: HeaderList = [];
+  const seen = new Set<string>();
+  for (const pair of original) {
+    const name = pair[0];
+    seen.add(name);
+    const now = after[name];
+    if (now === undefined) continue;
+    if (same(now, before[name])) out.push(pair);
+    else if (!seen.has(`\0${name}`)) {
+      seen.add(`\0${name}`);
+      pushValues(out, name, now);
+    }
+  }
+  for (const key in after) {
+    const name = key.toLowerCase();
+    if (seen.has(name)) continue;
+    if (name === key && before[name] !== undefined && same(after[key], before[name])) continue; // e.g. a Host made from :authority
+    pushValues(out, name, after[key]);
+  }
+  return out;
+}

@@ -1,0 +1,82 @@
+/**
+ * Writing a hatchway app's response through a Node response that middleware may have patched
+ * (compression's `write`, express-session's `end`, on-headers' `writeHead`): status and
+ * headers go into the header map, then the body goes through `res.write()`/`res.end()` with
+ * backpressure. A chunk nobody patched reaches the hatchway body as the same object.
+ */
+import type { ServerResponse } from 'node:http';
+import { bodyForbidden } from '../../src/index.ts';
+import type { App, Chunk, Environ } from '../../src/index.ts';
+import { drive, totalLength, type Committed } from './drive.ts';
+import { mergeHeaders } from './headers.ts';
+
+/** Resolves when `res` can take more data, or is gone. */
+export function drainOrClose(res: ServerResponse): Promise<void> {
+  if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** Writes a committed response into `res`; rejects if the body fails after its commit. */
+export async function writeCommitted(committed: Committed, res: ServerResponse, method: string): Promise<void> {
+  try {
+    mergeHeaders(res, committed.headers);
+    res.statusCode = committed.status;
+    if (committed.reason !== undefined) res.statusMessage = committed.reason;
+    const bodyless = bodyForbidden(method, committed.status);
+    const chunks = committed.chunks;
+    if (committed.complete) {
+      // A known length: one end(data) lets Node set Content-Length itself, as for a route.
+      // HEAD: the length the GET would have (as the runner does for a known body).
+      if (method === 'HEAD' && committed.status !== 204 && committed.status !== 304 && !res.hasHeader('content-length')) {
+        res.setHeader('Content-Length', totalLength(chunks));
+      }
+      if (chunks.length <= 1 || bodyless) {
+        if (chunks.length === 1 && !bodyless) res.end(chunks[0]);
+        else res.end();
+        return;
+      }
+      if (!res.hasHeader('content-length')) res.setHeader('Content-Length', totalLength(chunks));
+    }
+    if (!bodyless) {
+      for (const chunk of chunks) if (!res.write(chunk)) await drainOrClose(res);
+      for (let chunk: Chunk | undefined = await next(committed, res); chunk !== undefined; chunk = await next(committed, res)) {
+        if (!res.write(chunk)) await drainOrClose(res);
+      }
+    }
+    if (!res.destroyed) res.end();
+  } finally {
+    committed.close();
+  }
+}
+
+function next(committed: Committed, res: ServerResponse): Promise<Chunk | undefined> {
+  return res.destroyed ? Promise.resolve(undefined) : committed.next();
+}
+
+/**
+ * Runs `app` for `environ` and writes its response into `res`. An error before the app's
+ * commit goes to `onEarlyError` (Express-style error handling still possible); one after it
+ * goes to `onLateError` (too late to answer: abort).
+ */
+export async function pumpApp(app: App, environ: Environ, res: ServerResponse, onEarlyError: (err: unknown) => void, onLateError: (err: unknown) => void): Promise<void> {
+  let committed: Committed;
+  try {
+    committed = await drive(app, environ);
+  } catch (err) {
+    onEarlyError(err);
+    return;
+  }
+  try {
+    await writeCommitted(committed, res, environ.method);
+  } catch (err) {
+    onLateError(err);
+  }
+}
