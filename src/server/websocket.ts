@@ -9,6 +9,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { HatchwayError } from '../gateway/errors.ts';
 import type { Environ, HeaderList } from '../gateway/types.ts';
 import type { WebSocketRegistration } from '../escapes/websocket.ts';
+import type { ServerHttp2Stream } from 'node:http2';
+import { H2WebSocketSocket, handshakeRequest } from './websocket-h2.ts';
 
 /** Websocket limits (`ServerOptions.websocket`). */
 export interface WebSocketOptions {
@@ -61,6 +63,19 @@ export class WebSocketEngine {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pending: Pending, onSocket: (ws: WebSocket) => void): void {
     this.#pending.set(req, pending);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.#pending.delete(req);
+      this.#adopt(ws, pending.environ);
+      onSocket(ws);
+    });
+  }
+
+  /** Completes an RFC 8441 handshake on an HTTP/2 extended CONNECT stream and calls `onSocket`. */
+  upgradeH2(stream: ServerHttp2Stream, requestHeaders: HeaderList, path: string, pending: Pending, onSocket: (ws: WebSocket) => void): void {
+    const req = handshakeRequest(requestHeaders, path) as unknown as IncomingMessage;
+    const socket = new H2WebSocketSocket(stream);
+    socket.on('error', () => {});
+    this.#pending.set(req, pending);
+    this.#wss.handleUpgrade(req, socket, Buffer.alloc(0), (ws) => {
       this.#pending.delete(req);
       this.#adopt(ws, pending.environ);
       onSocket(ws);

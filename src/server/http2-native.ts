@@ -1,0 +1,136 @@
+/**
+ * The honoured `upgradeTo` escape: an `Http2AppStream` that is a thin layer over a real
+ * `ServerHttp2Stream` (SPEC §7.8). Headers are validated before they reach `respond()`
+ * (which would put CR/LF on the wire); headers the middleware added around the token
+ * response (Set-Cookie, CORS) are merged into the handler's response headers.
+ */
+import { constants, type ServerHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
+import type { Chunk, Environ, HeaderList } from '../gateway/types.ts';
+import { formatError } from '../gateway/error-response.ts';
+import { validateHeaders } from '../protocol/headers.ts';
+import { validateTrailers } from '../protocol/trailers.ts';
+import { preloadLink } from '../escapes/push.ts';
+import type { Http2App, Http2AppStream, Http2Settings, RespondOptions } from '../escapes/http2-app.ts';
+
+/** Turns a header list into node:http2's object form (repeated names become arrays). */
+export function toHeaderObject(list: HeaderList, into: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
+  for (const [rawName, value] of list) {
+    const name = rawName.toLowerCase();
+    const prev = into[name];
+    into[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value];
+  }
+  return into;
+}
+
+/** What the native stream needs from the front-end to push. */
+export interface NativeContext {
+  environ: Environ;
+  /** Headers the middleware added around the token response. */
+  extraHeaders: HeaderList;
+  /** Opens a push stream for `path` (PUSH_PROMISE); resolves `undefined` where push is refused. */
+  pushStream?: (path: string, headers: HeaderList) => Promise<ServerHttp2Stream | undefined>;
+}
+
+/** Wraps a `ServerHttp2Stream` as an {@link Http2AppStream}. */
+export function nativeStream(stream: ServerHttp2Stream, ctx: NativeContext): Http2AppStream {
+  const links: HeaderList = [];
+  const controller = new AbortController();
+  ctx.environ.signal.addEventListener('abort', () => controller.abort(), { once: true });
+  stream.once('close', () => {
+    if (!stream.writableFinished || stream.rstCode !== constants.NGHTTP2_NO_ERROR) controller.abort();
+  });
+  let pendingTrailers: HeaderList | undefined;
+  let wantsTrailers = false;
+  let responded = false;
+  stream.on('wantTrailers', () => {
+    const trailers = pendingTrailers ?? [];
+    pendingTrailers = undefined;
+    try {
+      validateTrailers(trailers);
+      stream.sendTrailers(toHeaderObject(trailers));
+    } catch (err) {
+      ctx.environ.errors.write(formatError(err));
+      stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    }
+  });
+  const session = stream.session;
+  return {
+    id: stream.id,
+    emulated: false,
+    get pushAllowed() {
+      return stream.pushAllowed && ctx.pushStream !== undefined;
+    },
+    settings: session ? { local: session.localSettings as Http2Settings, remote: session.remoteSettings as Http2Settings } : undefined,
+    body: ctx.environ.input,
+    signal: controller.signal,
+    get headersSent() {
+      return responded;
+    },
+    respond(status: number, headers: HeaderList = [], options: RespondOptions = {}) {
+      validateHeaders(headers, status);
+      const object = toHeaderObject([...ctx.extraHeaders, ...links, ...headers], { ':status': status });
+      responded = true;
+      wantsTrailers = options.waitForTrailers === true;
+      stream.respond(object, { endStream: options.endStream === true, waitForTrailers: wantsTrailers });
+    },
+    write(chunk: Chunk) {
+      if (stream.destroyed) return true;
+      return stream.write(chunk);
+    },
+    drained() {
+      if (stream.destroyed || !stream.writableNeedDrain) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('close', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('close', done);
+      });
+    },
+    end(chunk?: Chunk, trailers?: HeaderList) {
+      if (stream.destroyed || stream.writableEnded) return;
+      pendingTrailers = wantsTrailers ? (trailers ?? []) : undefined;
+      if (chunk === undefined) stream.end();
+      else stream.end(chunk);
+    },
+    async push(path: string, headers: HeaderList = []) {
+      if (!stream.pushAllowed || ctx.pushStream === undefined) {
+        if (!responded) links.push(['link', preloadLink({ path })]);
+        return undefined;
+      }
+      const pushed = await ctx.pushStream(path, headers);
+      return pushed === undefined ? undefined : nativeStream(pushed, { ...ctx, extraHeaders: [] });
+    },
+    close(code: number = constants.NGHTTP2_CANCEL) {
+      if (!stream.destroyed) stream.close(code);
+    },
+  };
+}
+
+/**
+ * Runs an HTTP/2 handler on its stream. A handler that throws before responding gets a 500;
+ * after responding, the stream is reset — a truncated response never looks complete.
+ */
+export function runNative(handler: Http2App, stream: ServerHttp2Stream, ctx: NativeContext): void {
+  const appStream = nativeStream(stream, ctx);
+  Promise.resolve()
+    .then(() => handler(appStream, ctx.environ))
+    .then(
+      () => {
+        if (!stream.destroyed && !stream.writableEnded) {
+          ctx.environ.errors.write('an HTTP/2 handler returned without ending its stream: reset');
+          stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+        }
+      },
+      (err: unknown) => {
+        ctx.environ.errors.write(formatError(err));
+        if (stream.destroyed) return;
+        if (!appStream.headersSent) {
+          stream.respond({ ':status': 500, 'content-type': 'text/plain; charset=utf-8' });
+          stream.end('Internal Server Error\n');
+        } else stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      },
+    );
+}
