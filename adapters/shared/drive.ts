@@ -6,7 +6,7 @@
  * translate it; until the commit an error is still an ordinary exception the host can handle.
  */
 import { HatchwayError, parseStatus, validateHeaders } from '../../src/index.ts';
-import type { App, Body, Chunk, Environ, HeaderList, StartResponse, Status } from '../../src/index.ts';
+import type { App, Body, Chunk, Environ, Header, HeaderList, StartResponse, Status } from '../../src/index.ts';
 
 /** An app's response at its commit point. */
 export interface Committed {
@@ -25,6 +25,15 @@ export interface Committed {
 }
 
 type State = 'idle' | 'started' | 'committed';
+
+/**
+ * Content-Length fields that a Node listener did not set but Node would have added (a lone
+ * `res.end(data)`). When an adapter layer drives such a response into *its* `res`, it drops the
+ * field and replays the `end(data)`, so middleware that patched that `res` (compression calls
+ * `writeHead` first, and Node then sends no length) decides as it would on a single Express
+ * `res`. A server that gets the field directly just sends it, as Node would have.
+ */
+export const IMPLICIT_LENGTH = new WeakSet<Header>();
 
 /** A `startResponse` that records, with the runner's rules (SPEC §3). */
 export class Recorder {
@@ -97,7 +106,14 @@ export async function drive(app: App, environ: Environ): Promise<Committed> {
   const commit = (chunks: Chunk[], complete: boolean, next: () => Promise<Chunk | undefined>): Committed => {
     if (recorder.state === 'idle') throw new HatchwayError('ERR_HATCHWAY_NO_START_RESPONSE');
     recorder.state = 'committed';
-    return { status: recorder.status, reason: recorder.reason, headers: recorder.headers, chunks, complete, next, close };
+    let headers = recorder.headers;
+    if (complete) headers = headers.filter((h) => !IMPLICIT_LENGTH.has(h));
+    return { status: recorder.status, reason: recorder.reason, headers, chunks, complete, next, close };
+  };
+  /** True when the response carries an implicit length that `chunks` already fill. */
+  const filledImplicitLength = (chunks: Chunk[]): boolean => {
+    const pair = recorder.headers.find((h) => IMPLICIT_LENGTH.has(h));
+    return pair !== undefined && Number(pair[1]) === totalLength(chunks);
   };
   try {
     if (Array.isArray(body)) {
@@ -127,6 +143,12 @@ export async function drive(app: App, environ: Environ): Promise<Committed> {
     };
     const first = await pull();
     if (first === undefined) return commit([], true, pull);
+    if (isAsync && filledImplicitLength([first])) {
+      // A lone end(data): its body is all here; one more pull lets the listener's 'finish' happen.
+      const second = await pull();
+      if (second === undefined) return commit([first], true, pull);
+      return commit([first, second], false, pull);
+    }
     if (!isAsync) {
       // A sync body can be asked for its second chunk at no cost: a one-chunk body has a known length.
       const second = await pull();

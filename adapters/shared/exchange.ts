@@ -26,7 +26,8 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { isHopByHop } from '../../src/index.ts';
-import type { Body, BodyReader, Chunk, Environ, HeaderList, StartResponse } from '../../src/index.ts';
+import type { Body, BodyReader, Chunk, Environ, Header, HeaderList, StartResponse } from '../../src/index.ts';
+import { IMPLICIT_LENGTH } from './drive.ts';
 import { StreamBodyReader } from '../../src/server/index.ts';
 import { AdapterError } from './errors.ts';
 import { nodeHeaders } from './headers.ts';
@@ -81,6 +82,9 @@ interface IncomingInternals {
 interface OutgoingInternals {
   _header: string | null;
   _headerSent: boolean;
+  _hasBody: boolean;
+  _contentLength: number | null;
+  _removedContLen: boolean;
   _closed: boolean;
   chunkedEncoding: boolean;
   useChunkedEncodingByDefault: boolean;
@@ -206,6 +210,8 @@ export class NodeExchange {
       this.#state = { requestId: environ.requestId, synced: pick(environ), input: environ.input };
       req = this.#request(environ, socket, this.#state);
       requests.set(req, this.#state);
+      // As Connect and Express do on entry: middleware (morgan, routers) reads the URL the client sent.
+      if (options.track) (req as IncomingMessage & { originalUrl?: string }).originalUrl = environ.target[0] === '/' ? environ.target : req.url;
     }
     this.req = req;
     this.#snapshot = options.track ? snapshotRequest(req) : undefined;
@@ -272,7 +278,14 @@ export class NodeExchange {
     const hooks: Record<string, PropertyDescriptor> = {
       _storeHeader: {
         value: function _storeHeader(this: ServerResponse & OutgoingInternals, firstLine: string, headers: unknown): void {
-          storeHeader.call(this, firstLine, headers);
+          // Node would invent a Content-Length for a lone end(data); we add it ourselves, marked
+          // as implicit, so a Connect layer around us can replay that end(data) (see drive.ts).
+          this.useChunkedEncodingByDefault = false;
+          try {
+            storeHeader.call(this, firstLine, headers);
+          } finally {
+            this.useChunkedEncodingByDefault = true;
+          }
           this.chunkedEncoding = false; // framing is the server's
           try {
             exchange.#commitHead(this);
@@ -447,15 +460,23 @@ export class NodeExchange {
   #commitHead(res: ServerResponse & OutgoingInternals): void {
     const block = res._header ?? '';
     const headers: HeaderList = [];
+    let framed = false; // the listener set Content-Length, Transfer-Encoding or Trailer itself
     let start = block.indexOf('\r\n') + 2;
     for (;;) {
       const end = block.indexOf('\r\n', start);
       if (end === -1 || end === start) break;
       const colon = block.indexOf(':', start);
       const name = block.slice(start, colon);
+      const lower = name.toLowerCase();
+      if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'trailer') framed = true;
       // Node writes `name: value`; values never contain CR or LF (it validated them).
-      if (!isHopByHop(name) || (res.statusCode === 426 && name.toLowerCase() === 'upgrade')) headers.push([name, block.slice(colon + 2, end)]);
+      if (!isHopByHop(name) || (res.statusCode === 426 && lower === 'upgrade')) headers.push([name, block.slice(colon + 2, end)]);
       start = end + 2;
+    }
+    if (!framed && res._hasBody && !res._removedContLen && typeof res._contentLength === 'number') {
+      const pair: Header = ['Content-Length', String(res._contentLength)];
+      IMPLICIT_LENGTH.add(pair);
+      headers.push(pair);
     }
     const reason = res.statusMessage;
     this.#startResponse(reason ? `${res.statusCode} ${reason}` : res.statusCode, headers);

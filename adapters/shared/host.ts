@@ -147,6 +147,8 @@ export class HostSink implements ResponseSink {
   detached = false;
   /** Called right before the head is written (to restore a patched response). */
   onHead: (() => void) | undefined = undefined;
+  /** A length the runner knows but the app did not declare; set on the first write() (see head()). */
+  #pendingLength: number | undefined = undefined;
 
   constructor(res: HostResponse, options: HostSinkOptions = {}) {
     this.#res = res;
@@ -168,9 +170,19 @@ export class HostSink implements ResponseSink {
     if (this.mode !== 'flat') {
       if (this.mode === 'replace') replaceHeaders(res, headers);
       else mergeHeaders(res, headers);
-      if (length !== undefined) res.setHeader('Content-Length', length);
-      if (reason === undefined || this.#h2) writeHead.call(res, status);
-      else writeHead.call(res, status, reason);
+      if (this.methods !== undefined) {
+        // The response is patched by us (a downstream capture): write the head now, past the patches.
+        if (length !== undefined) res.setHeader('Content-Length', length);
+        if (reason === undefined || this.#h2) writeHead.call(res, status);
+        else writeHead.call(res, status, reason);
+        return;
+      }
+      // As a route does: status and fields on the response, the head left to the first
+      // write()/end(), so middleware that patched them decides as it would for a route
+      // (compression drops the length; a lone end(data) gets Node's own Content-Length).
+      res.statusCode = status;
+      if (reason !== undefined && !this.#h2) res.statusMessage = reason;
+      this.#pendingLength = length;
       return;
     }
     if (this.#h2) {
@@ -189,6 +201,11 @@ export class HostSink implements ResponseSink {
   write(chunk: Chunk): boolean {
     if (this.detached) return true;
     const res = this.#res as ServerResponse;
+    if (this.#pendingLength !== undefined) {
+      // More than one write of a known length: declare it, as the runner would.
+      if (!res.headersSent && !res.hasHeader('content-length')) res.setHeader('Content-Length', this.#pendingLength);
+      this.#pendingLength = undefined;
+    }
     return (this.methods?.write ?? (res.write as ResponseMethods['write'])).call(res, chunk);
   }
 

@@ -34,10 +34,6 @@ export async function writeCommitted(committed: Committed, res: ServerResponse, 
     const chunks = committed.chunks;
     if (committed.complete) {
       // A known length: one end(data) lets Node set Content-Length itself, as for a route.
-      // HEAD: the length the GET would have (as the runner does for a known body).
-      if (method === 'HEAD' && committed.status !== 204 && committed.status !== 304 && !res.hasHeader('content-length')) {
-        res.setHeader('Content-Length', totalLength(chunks));
-      }
       if (chunks.length <= 1 || bodyless) {
         if (chunks.length === 1 && !bodyless) res.end(chunks[0]);
         else res.end();
