@@ -4,7 +4,7 @@
  * Content-Length) is `node:http`'s; the rules about *what* to send are the runner's.
  */
 import { createReadStream } from 'node:fs';
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { pipeline } from 'node:stream/promises';
@@ -209,7 +209,8 @@ export class H1Sink implements ResponseSink, EscapeCapableSink {
     // A refused writeHead may have stored the headers before the bad one.
     for (const name of res.getHeaderNames()) res.removeHeader(name);
     const e = errorResponse(err);
-    res.writeHead(e.status, e.headers.flat());
+    // The refused reason phrase, if that was the bad part, is still on `res`: replace it.
+    res.writeHead(e.status, STATUS_CODES[e.status] ?? 'Error', e.headers.flat());
     res.end(e.body);
   }
 
