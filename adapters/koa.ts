@@ -19,9 +19,9 @@ import { Readable } from 'node:stream';
 import Koa from 'koa';
 import { bodyForbidden } from '../src/index.ts';
 import type { App, Body, Chunk, Environ, Middleware, StartResponse } from '../src/index.ts';
-import { drive, type Committed } from './shared/drive.ts';
+import { Recorder, drive, driveBody, type Committed } from './shared/drive.ts';
 import { AdapterError } from './shared/errors.ts';
-import { NodeExchange, adoptRequest, environAfter, snapshotRequest } from './shared/exchange.ts';
+import { NodeExchange, adoptRequest, environAfter, snapshotRequest, type Snapshot } from './shared/exchange.ts';
 import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from './shared/headers.ts';
 import { environFromHost, mountOf, type HostOptions } from './shared/host.ts';
 import { relativeUrl } from './shared/url.ts';
@@ -57,6 +57,31 @@ interface KoaInternals {
 const environs = new WeakMap<IncomingMessage, Environ>();
 /** The contexts we made, and the request each is for: consecutive Koa layers share one `ctx`. */
 const contexts = new WeakMap<object, string>();
+/**
+ * Bodies of Koa layers that run on an outer layer's `ctx`. When the outer layer's `next()`
+ * gets one back untouched (no hatchway middleware in between), it just runs the inner Koa
+ * middleware on the shared `ctx`, exactly as `koa-compose` would.
+ */
+const direct = new WeakMap<object, { ctx: Koa.Context; run: () => Promise<void> }>();
+/** Contexts whose inner Koa layers answered through a hatchway round trip: their headers are all of `ctx`'s. */
+const roundTripped = new WeakSet<Koa.Context>();
+
+/** `next()` for a Koa middleware whose downstream is the hatchway app `inner`. */
+function nextFor(ctx: Koa.Context, inner: App, innerEnviron: () => Environ): () => Promise<void> {
+  return async () => {
+    const environ = innerEnviron();
+    const recorder = new Recorder();
+    const body = inner(environ, recorder.startResponse);
+    const shortcut = body !== null && typeof body === 'object' ? direct.get(body) : undefined;
+    if (shortcut !== undefined && shortcut.ctx === ctx) {
+      await shortcut.run();
+      return;
+    }
+    roundTripped.delete(ctx);
+    const committed = await driveBody(body, recorder, environ);
+    writeToKoa(ctx, committed, roundTripped.has(ctx));
+  };
+}
 
 function reporter(koa: Koa): void {
   if (koa.listenerCount('error') > 0) return;
@@ -106,10 +131,7 @@ export function fromKoa(middleware: KoaMiddleware, options: FromKoaOptions = {})
         environs.set(exchange.req, environ);
         const ctx = koa.createContext(exchange.req, exchange.res);
         contexts.set(ctx, environ.requestId);
-        const next = async (): Promise<void> => {
-          const committed = await drive(inner, exchange.innerEnviron({ [KOA_CTX]: ctx }));
-          writeToKoa(ctx, committed, false);
-        };
+        const next = nextFor(ctx, inner, () => exchange.innerEnviron({ [KOA_CTX]: ctx }));
         const run = async (ctx: Koa.Context): Promise<void> => {
           if (koaAnswersErrors) {
             await middleware(ctx, next);
@@ -134,18 +156,24 @@ export function fromKoa(middleware: KoaMiddleware, options: FromKoaOptions = {})
  * it leaves on `ctx` back as its response.
  */
 function sharedContext(ctx: Koa.Context, middleware: KoaMiddleware, inner: App, environ: Environ, startResponse: StartResponse): Body {
-  return {
+  let snapshot: Snapshot | undefined;
+  let req: IncomingMessage | undefined;
+  const next = nextFor(ctx, inner, () => environAfter(req!, environ, snapshot!, { [KOA_CTX]: ctx }));
+  const run = async (): Promise<void> => {
+    req = adoptRequest(environ) ?? ctx.req;
+    snapshot = snapshotRequest(req);
+    await middleware(ctx, next);
+  };
+  const body: Body = {
     async *[Symbol.asyncIterator](): AsyncGenerator<Chunk> {
-      const req = adoptRequest(environ) ?? ctx.req;
-      const snapshot = snapshotRequest(req);
-      const next = async (): Promise<void> => {
-        const committed = await drive(inner, environAfter(req, environ, snapshot, { [KOA_CTX]: ctx }));
-        writeToKoa(ctx, committed, false);
-      };
-      await middleware(ctx, next);
+      // Hatchway middleware sits between us and the outer Koa layer: answer with what is on ctx.
+      await run();
+      roundTripped.add(ctx);
       yield* respondFromKoa(ctx, environ.method, startResponse);
     },
   };
+  direct.set(body, { ctx, run });
+  return body;
 }
 
 /** A Readable over the rest of a committed body; destroying it closes the body. */

@@ -77,7 +77,11 @@ export function chunkLength(chunk: unknown): number {
  */
 export async function drive(app: App, environ: Environ): Promise<Committed> {
   const recorder = new Recorder();
-  const body = app(environ, recorder.startResponse);
+  return driveBody(app(environ, recorder.startResponse), recorder, environ);
+}
+
+/** {@link drive} for an app already called with `recorder.startResponse`. */
+export async function driveBody(body: unknown, recorder: Recorder, environ: Environ): Promise<Committed> {
   if (!isBody(body)) throw new HatchwayError('ERR_HATCHWAY_INVALID_BODY', body);
   let closed = false;
   let iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined;
