@@ -63,6 +63,9 @@ export function guard(app: App, handOff: (err: unknown) => boolean): App {
     }
     const source = body as Iterable<Chunk>;
     if (typeof source[Symbol.iterator] !== 'function') return body;
+    // The runner asks a sync body for one chunk past the first before it commits (to learn a
+    // length), so for a sync body the commit point is one successful pull later.
+    let first = false;
     return {
       [Symbol.iterator](): Iterator<Chunk> {
         const it = source[Symbol.iterator]();
@@ -70,7 +73,10 @@ export function guard(app: App, handOff: (err: unknown) => boolean): App {
           next() {
             if (handedOff) return done;
             try {
-              return seen(it.next());
+              const result = it.next();
+              if (first || result.done) committed = true;
+              else if (chunkLength(result.value) > 0) first = true;
+              return result;
             } catch (err) {
               if (committed) throw err;
               tryHandOff(err);
