@@ -19,6 +19,7 @@ export class StreamBodyReader implements BodyReader {
   #error: Error | null = null;
   #wake: (() => void) | null = null;
   #listening = false;
+  #onReadable: (() => void) | null = null;
 
   /**
    * @param length the declared length; the reader simulates end-of-stream there.
@@ -40,6 +41,7 @@ export class StreamBodyReader implements BodyReader {
       w?.();
     };
     const stream = this.#stream;
+    this.#onReadable = wake;
     stream.on('readable', wake);
     stream.on('end', () => {
       this.#ended = true;
@@ -115,6 +117,27 @@ export class StreamBodyReader implements BodyReader {
 
   async text(limit?: number): Promise<string> {
     return new TextDecoder().decode(await this.bytes(limit));
+  }
+
+  /**
+   * Gives up on the rest of the body: further reads end, and what the client still sends
+   * flows away unread. The front-end calls it when the response is done but the app stopped
+   * reading part-way — a paused request would otherwise stall the connection, since node:http
+   * drains only bodies that nobody started to read.
+   */
+  discard(): void {
+    this.#remaining = 0;
+    this.#leftover = null;
+    const stream = this.#stream;
+    if (this.#onReadable !== null) {
+      stream.off('readable', this.#onReadable);
+      this.#onReadable = null;
+    }
+    // A stream with a 'readable' listener does not flow; the listener count is re-read on the
+    // next tick, so resume then.
+    process.nextTick(() => {
+      if (!stream.destroyed && !stream.readableEnded) stream.resume();
+    });
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {

@@ -71,6 +71,10 @@ export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerRespon
     return;
   }
   sink.errors = environ.errors;
+  const input = environ.input as StreamBodyReader;
+  res.once('finish', () => {
+    if (!req.complete) input.discard();
+  });
   const websocket = upgrade !== undefined && isWebSocketH1(environ.method, environ.headers);
   environ.features.websocket = websocket;
   const escapes = installEscapes(environ, sink, {
@@ -131,7 +135,9 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
     localPort: socket.localPort ?? 0,
     requestId,
     streamId: undefined,
-    input: new StreamBodyReader(req, length, expectContinue ? () => res.writeContinue() : undefined),
+    // No 100 once the final head is out (RFC 9110 §10.1.1): node:http would throw, and the
+    // client reads the final response instead.
+    input: new StreamBodyReader(req, length, expectContinue ? () => res.headersSent || res.writeContinue() : undefined),
     errors: new RequestErrors(requestId, ctx.log),
     features: {
       push: false,
