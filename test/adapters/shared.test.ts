@@ -14,7 +14,7 @@ import { fileBody, type App, type Environ } from '../../src/index.ts';
 import { toConnect } from '../../adapters/connect.ts';
 import { toFetch } from '../../adapters/fetch.ts';
 import { toNodeListener } from '../../adapters/node.ts';
-import { headersAfter } from '../../adapters/shared/exchange.ts';
+import { headersAfter } from '../../adapters/shared/request.ts';
 import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from '../../adapters/shared/headers.ts';
 import { mountOf } from '../../adapters/shared/host.ts';
 import { decodePath, encodePath, environForUrl, rawPaths, relativeUrl, splitRaw } from '../../adapters/shared/url.ts';

@@ -1,0 +1,239 @@
+/**
+ * The request side of an adapted exchange: one real `http.IncomingMessage` per request, built
+ * from the environ, its body pulled from `environ.input`, shared by every adapter layer of a
+ * pipeline (`environ['connect.req']`), and read back into an environ after middleware ran.
+ */
+import { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { BodyReader, Environ, HeaderList } from '../../src/index.ts';
+import { StreamBodyReader } from '../../src/server/index.ts';
+import { nodeHeaders } from './headers.ts';
+import type { GatewaySocket } from './socket.ts';
+import { environForUrl, relativeUrl } from './url.ts';
+
+/**
+ * The environ key holding the Node request object that Connect/Express middleware worked on:
+ * `req.user`, `req.session`, `req.body`, `req.cookies` and the like. One request object per
+ * request: every adapter layer of a pipeline reuses it (after bringing it up to date with
+ * what hatchway middleware in between changed), so what one middleware attaches, the next sees.
+ */
+export const CONNECT_REQ = 'connect.req';
+
+type Synced = Pick<Environ, 'method' | 'target' | 'scriptName' | 'pathInfo' | 'queryString' | 'headers' | 'input'>;
+
+/** What we know about a request object we built. */
+interface RequestState {
+  requestId: string;
+  /** The environ fields the request object stands for now. */
+  synced: Synced;
+  /** Where `_read` pulls the body from. */
+  input: BodyReader;
+}
+
+const requests = new WeakMap<IncomingMessage, RequestState>();
+
+function pick(environ: Environ): Synced {
+  const { method, target, scriptName, pathInfo, queryString, headers, input } = environ;
+  return { method, target, scriptName, pathInfo, queryString, headers, input };
+}
+
+/** Raw header lines for a request object (HTTP/1-shaped: `:authority` becomes Host). */
+function rawHeadersFor(environ: Environ): string[] {
+  const raw: string[] = [];
+  if (environ.protocol === 'HTTP/2' && environ.authority !== '' && !environ.headers.some((h) => h[0] === 'host')) raw.push('host', environ.authority);
+  for (const [name, value] of environ.headers) raw.push(name, value);
+  return raw;
+}
+
+/** Node's `req.headers` shape. */
+export type NodeHeaders = Record<string, string | string[] | undefined>;
+
+/** The parts of `IncomingMessage` that are not in its public typings. */
+export interface IncomingInternals {
+  _addHeaderLines(headers: string[], n: number): void;
+  _readableState: { readingMore: boolean };
+  _consuming: boolean;
+  _read(size: number): void;
+}
+
+const VERSIONS = { 'HTTP/1.0': [1, 0], 'HTTP/1.1': [1, 1], 'HTTP/2': [2, 0] } as const;
+
+/**
+ * The request object for `environ`: the one an outer adapter layer built (brought up to date),
+ * or a new one on `socket`. `owner` is true for a new one: its exchange finishes it.
+ */
+export function requestFor(environ: Environ, socket: GatewaySocket, options: { originalUrl?: boolean } = {}): { req: IncomingMessage; owner: boolean } {
+  const shared = adoptRequest(environ);
+  if (shared !== undefined) return { req: shared, owner: false };
+  const state: RequestState = { requestId: environ.requestId, synced: pick(environ), input: environ.input };
+  const req = buildRequest(environ, socket, state);
+  requests.set(req, state);
+  // As Connect and Express do on entry: middleware (morgan, routers) reads the URL the client sent.
+  if (options.originalUrl) (req as IncomingMessage & { originalUrl?: string }).originalUrl = environ.target[0] === '/' ? environ.target : req.url;
+  return { req, owner: true };
+}
+
+function buildRequest(environ: Environ, socket: GatewaySocket, state: RequestState): IncomingMessage {
+  const req = new IncomingMessage(socket as unknown as Socket);
+  const internals = req as unknown as IncomingInternals;
+  const [major, minor] = VERSIONS[environ.protocol];
+  req.httpVersionMajor = major;
+  req.httpVersionMinor = minor;
+  req.httpVersion = `${major}.${minor}`;
+  req.method = environ.method;
+  req.url = relativeUrl(environ);
+  // HTTP/1-shaped even over HTTP/2: `:authority` becomes the Host header Express reads.
+  const raw = rawHeadersFor(environ);
+  internals._addHeaderLines(raw, raw.length);
+
+  let reading = false;
+  internals._read = function read(this: IncomingMessage & IncomingInternals): void {
+    // As IncomingMessage's own _read: from now on the stream reads ahead by itself.
+    this._consuming = true;
+    this._readableState.readingMore = false;
+    if (reading) return;
+    reading = true;
+    state.input.read().then(
+      (chunk) => {
+        reading = false;
+        if (chunk === null) {
+          this.complete = true;
+          this.push(null);
+        } else {
+          this.push(chunk);
+        }
+      },
+      (err: unknown) => {
+        reading = false;
+        this.destroy(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  };
+  return req;
+}
+
+/**
+ * The request object an outer adapter layer built for this request (`environ['connect.req']`),
+ * brought up to date with what hatchway middleware in between changed; `undefined` if none.
+ */
+export function adoptRequest(environ: Environ): IncomingMessage | undefined {
+  const shared = environ[CONNECT_REQ];
+  const state = shared instanceof IncomingMessage ? requests.get(shared) : undefined;
+  if (state === undefined || state.requestId !== environ.requestId) return undefined;
+  syncRequest(shared as IncomingMessage, state, environ);
+  return shared as IncomingMessage;
+}
+
+/** The request as it was before middleware ran: to tell what it changed. */
+export interface Snapshot {
+  url: string | undefined;
+  method: string | undefined;
+  headers: NodeHeaders;
+}
+
+/** Takes a {@link Snapshot} of `req`. */
+export function snapshotRequest(req: IncomingMessage): Snapshot {
+  return { url: req.url, method: req.method, headers: copyHeaders(req.headers) };
+}
+
+/**
+ * The environ for an inner app after middleware worked on `req` (since `snapshot` was taken of
+ * it for `environ`): method, URL and header changes, the rest of the request body, `extra`
+ * keys, and `environ['connect.req']`.
+ */
+export function environAfter(req: IncomingMessage, environ: Environ, snapshot: Snapshot, extra: Record<string, unknown> = {}): Environ {
+  const internals = req as IncomingMessage & IncomingInternals;
+  const inner: Environ = { ...environ, ...extra, [CONNECT_REQ]: req };
+  if (req.method !== snapshot.method && typeof req.method === 'string') inner.method = req.method;
+  if (req.url !== snapshot.url && typeof req.url === 'string') Object.assign(inner, environForUrl(environ, req.url));
+  inner.headers = headersAfter(environ.headers, snapshot.headers, req.headers as NodeHeaders);
+  // Once middleware has touched the request stream, the rest of the body is whatever it left there.
+  if (internals._consuming || req.readableLength > 0 || req.readableEnded || req.readableFlowing !== null) {
+    inner.input = new StreamBodyReader(req, undefined);
+  }
+  const state = requests.get(req);
+  if (state !== undefined) state.synced = pick(inner);
+  return inner;
+}
+
+/** Brings a shared request object up to date with what hatchway middleware changed in the environ. */
+function syncRequest(req: IncomingMessage, state: RequestState, environ: Environ): void {
+  const was = state.synced;
+  if (environ.method !== was.method) req.method = environ.method;
+  if (environ.target !== was.target || environ.scriptName !== was.scriptName || environ.pathInfo !== was.pathInfo || environ.queryString !== was.queryString) {
+    req.url = relativeUrl(environ);
+  }
+  if (environ.headers !== was.headers) {
+    const raw = rawHeadersFor(environ);
+    req.rawHeaders = raw;
+    const headers: HeaderList = [];
+    for (let i = 0; i < raw.length; i += 2) headers.push([raw[i]!, raw[i + 1]!]);
+    req.headers = nodeHeaders(headers);
+  }
+  if (environ.input !== was.input && !(req as IncomingMessage & IncomingInternals)._consuming) state.input = environ.input;
+  state.synced = pick(environ);
+}
+
+function copyHeaders(headers: NodeHeaders): NodeHeaders {
+  const copy: NodeHeaders = {};
+  for (const name in headers) {
+    const value = headers[name];
+    copy[name] = Array.isArray(value) ? value.slice() : value;
+  }
+  return copy;
+}
+
+function same(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => v === b[i]);
+  return a === b;
+}
+
+function pushValues(out: HeaderList, name: string, value: unknown): void {
+  if (value === undefined || value === null) return;
+  if (Array.isArray(value)) for (const v of value) out.push([name, String(v)]);
+  else out.push([name, String(value)]);
+}
+
+/**
+ * The request headers after middleware changed `req.headers`: unchanged fields keep their
+ * original pairs (order, duplicates); a changed field is replaced where it first stood; added
+ * fields go last; removed ones are gone.
+ */
+export function headersAfter(original: HeaderList, before: NodeHeaders, after: NodeHeaders): HeaderList {
+  let changed = false;
+  for (const name in after) {
+    if (!same(after[name], before[name]) || name !== name.toLowerCase()) {
+      changed = true;
+      break;
+    }
+  }
+  if (!changed) {
+    for (const name in before) {
+      if (after[name] === undefined && before[name] !== undefined) {
+        changed = true;
+        break;
+      }
+    }
+  }
+  if (!changed) return original;
+  const out: HeaderList = [];
+  const seen = new Set<string>();
+  for (const pair of original) {
+    const name = pair[0];
+    seen.add(name);
+    const now = after[name];
+    if (now === undefined) continue;
+    if (same(now, before[name])) out.push(pair);
+    else if (!seen.has(`\0${name}`)) {
+      seen.add(`\0${name}`);
+      pushValues(out, name, now);
+    }
+  }
+  for (const key in after) {
+    const name = key.toLowerCase();
+    if (seen.has(name)) continue;
+    if (name === key && before[name] !== undefined && same(after[key], before[name])) continue; // e.g. a Host made from :authority
+    pushValues(out, name, after[key]);
+  }
+  return out;
+}

@@ -1,0 +1,69 @@
+/**
+ * The socket behind an adapted request: what `req.socket`/`res.socket` are when a Node
+ * listener runs inside hatchway.
+ */
+import { isIP } from 'node:net';
+import { Duplex } from 'node:stream';
+import type { Environ } from '../../src/index.ts';
+import { AdapterError } from './errors.ts';
+
+type Callback = (err?: Error | null) => void;
+
+/**
+ * The socket behind an adapted request: the addresses of the real connection, `encrypted`
+ * when the client used TLS, and nothing to read or write — the gateway owns the connection.
+ * Timeouts are the server's (`setTimeout` never fires); writing to it is an error that aborts
+ * the request.
+ */
+export class GatewaySocket extends Duplex {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly remoteFamily: string | undefined;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Present (and `true`) only for TLS, like `tls.TLSSocket#encrypted`. */
+  declare readonly encrypted?: true;
+
+  constructor(environ: Environ) {
+    super({ allowHalfOpen: true });
+    this.remoteAddress = environ.remoteAddress;
+    this.remotePort = environ.remotePort;
+    const family = isIP(environ.remoteAddress);
+    this.remoteFamily = family === 6 ? 'IPv6' : family === 4 ? 'IPv4' : undefined;
+    this.localAddress = environ.localAddress;
+    this.localPort = environ.localPort;
+    if (environ.scheme === 'https') Object.defineProperty(this, 'encrypted', { value: true, enumerable: true });
+  }
+
+  override _read(): void {}
+
+  override _write(_chunk: unknown, _encoding: BufferEncoding, callback: Callback): void {
+    callback(new AdapterError('ERR_HATCHWAY_ADAPTER_SOCKET_WRITE'));
+  }
+
+  address(): { address: string; port: number; family: string } {
+    const family = isIP(this.localAddress) === 6 ? 'IPv6' : 'IPv4';
+    return { address: this.localAddress, port: this.localPort, family };
+  }
+
+  setTimeout(_msecs: number, callback?: () => void): this {
+    if (callback) this.once('timeout', callback);
+    return this;
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+
+  setKeepAlive(): this {
+    return this;
+  }
+
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+}
