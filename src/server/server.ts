@@ -2,14 +2,22 @@
  * The origin server: owns the listener, the protocol front-ends, the limits and graceful
  * shutdown. This and the other files in `server/` are the only places that import
  * `node:net`, `node:tls`, `node:http` or `node:http2`.
+ *
+ * One port serves HTTP/1.1, HTTP/2 over TLS (ALPN) and h2c with prior knowledge
+ * (`listener.ts`). `node:http` and `node:http2` servers are used only as protocol engines,
+ * one each, fed the connections the listener sorted: an `Http2SecureServer` with `allowHTTP1`
+ * would route HTTP/2 streams through its compatibility layer too (see PEERS.md).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { HatchwayError } from '../gateway/errors.ts';
 import type { App } from '../gateway/types.ts';
+import { headerHasToken } from '../protocol/headers.ts';
 import { requestIds, type LogFn } from './environ.ts';
 import { handleH1, handleH1Upgrade, type H1Context } from './http1.ts';
+import { H2FrontEnd } from './http2.ts';
+import { Listener } from './listener.ts';
 import { WebSocketEngine, type WebSocketOptions } from './websocket.ts';
 
 /** Options of {@link serve} and {@link Server}. */
@@ -18,18 +26,49 @@ export interface ServerOptions {
   host?: string;
   /** Port to listen on (default `8000`; `0` picks a free one). */
   port?: number;
-  /** PEM certificate and key: when given, the server speaks TLS. */
+  /**
+   * PEM certificate and key: when given, the port also speaks TLS, with ALPN choosing
+   * HTTP/2 (`h2`) or HTTP/1.1.
+   */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Accept cleartext HTTP/1.1 and h2c on the port as well (default `true`). With `tls` set,
+   * `false` makes the port TLS-only.
+   */
+  cleartext?: boolean;
+  /**
+   * A new connection must show what it speaks within this many ms (default 10 000): its first
+   * bytes, the whole 24-byte HTTP/2 preface, or a completed TLS handshake. Otherwise it is closed.
+   */
+  prefaceTimeout?: number;
   /** Idle keep-alive connections close after this many ms (default 5 000). */
   keepAliveTimeout?: number;
-  /** A client must finish sending request headers within this many ms (default 30 000). */
+  /**
+   * A client must finish sending request headers within this many ms (default 30 000). On
+   * HTTP/2: a session with no open stream that keeps receiving bytes without completing a
+   * request header block for this long is closed (slowloris).
+   */
   headersTimeout?: number;
-  /** A client must finish sending a whole request within this many ms (default 300 000; 0 = none). */
+  /**
+   * A client must finish sending a whole request within this many ms (default 300 000; 0 =
+   * none). On HTTP/2 the late stream gets a 408, or RST_STREAM if its response has begun.
+   */
   requestTimeout?: number;
   /** Largest request header block in bytes (default 16 384); larger ones get a 431. */
   maxHeaderSize?: number;
   /** Most requests served on one HTTP/1.1 connection (default 0 = no limit). */
   maxRequestsPerSocket?: number;
+  /** Most concurrent streams per HTTP/2 session (default 100; Node's own default is 2^32−1). */
+  maxConcurrentStreams?: number;
+  /**
+   * Largest HTTP/2 request header list as RFC 9113 §6.5.2 counts it (default `maxHeaderSize`,
+   * 16 384); larger gets a 431, also before the client acknowledged our SETTINGS.
+   */
+  maxHeaderListSize?: number;
+  /** Memory one HTTP/2 session may hold in nghttp2, in MB (default 10). */
+  maxSessionMemory?: number;
+  /** An HTTP/2 session with no open stream for this many ms gets GOAWAY (default 60 000; 0 = never). */
+  sessionIdleTimeout?: number;
   /** How long {@link Server.close} waits for requests in flight before cutting them off (default 30 000 ms). */
   gracefulTimeout?: number;
   /** Websocket limits: `maxPayload`, `maxBufferedAmount`, `perMessageDeflate`. */
@@ -53,9 +92,10 @@ export interface ServerOptions {
 export class Server {
   readonly app: App;
   readonly options: Readonly<ServerOptions>;
+  readonly #listener: Listener;
   readonly #http: HttpServer;
-  readonly #inFlight = new Set<ServerResponse>();
-  readonly #sockets = new Set<Socket>();
+  readonly #h2: H2FrontEnd;
+  readonly #inFlight = new Set<object>();
   #idle: (() => void) | null = null;
   #closing: Promise<void> | null = null;
   #ctx: H1Context;
@@ -66,44 +106,72 @@ export class Server {
     this.app = app;
     this.options = options;
     const log = options.log ?? ((line: string) => console.error(line));
-    const inFlight = this.#inFlight;
+    const nextId = requestIds();
+    const track = (exchange: ServerResponse | ServerHttp2Stream): void => {
+      const inFlight = this.#inFlight;
+      inFlight.add(exchange);
+      exchange.once('close', () => {
+        inFlight.delete(exchange);
+        if (inFlight.size === 0) this.#idle?.();
+      });
+    };
     this.#ctx = {
       app,
       log,
-      nextId: requestIds(),
+      nextId,
       closing: false,
       websockets: () => (this.#websockets ??= new WebSocketEngine(options.websocket)),
-      track: (res) => {
-        inFlight.add(res);
-        res.once('close', () => {
-          inFlight.delete(res);
-          if (inFlight.size === 0) this.#idle?.();
-        });
-      },
+      track,
     };
-    const httpOptions = {
-      keepAliveTimeout: options.keepAliveTimeout ?? 5_000,
-      headersTimeout: options.headersTimeout ?? 30_000,
-      requestTimeout: options.requestTimeout ?? 300_000,
-      maxHeaderSize: options.maxHeaderSize ?? 16_384,
+    const headersTimeout = options.headersTimeout ?? 30_000;
+    const requestTimeout = options.requestTimeout ?? 300_000;
+    const maxHeaderSize = options.maxHeaderSize ?? 16_384;
+    this.#http = this.#createHttp1(headersTimeout, requestTimeout, maxHeaderSize);
+    this.#h2 = new H2FrontEnd(
+      { app, log, nextId, track },
+      {
+        maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
+        maxHeaderListSize: options.maxHeaderListSize ?? maxHeaderSize,
+        maxSessionMemory: options.maxSessionMemory ?? 10,
+        sessionIdleTimeout: options.sessionIdleTimeout ?? 60_000,
+        headersTimeout,
+        requestTimeout,
+      },
+    );
+    const http = this.#http;
+    const h2 = this.#h2;
+    this.#listener = new Listener({
+      tls: options.tls,
+      cleartext: options.cleartext ?? true,
+      prefaceTimeout: options.prefaceTimeout ?? 10_000,
+      http1: (socket: Socket) => http.emit('connection', socket),
+      http2: (socket: Socket) => h2.accept(socket),
+    });
+  }
+
+  #createHttp1(headersTimeout: number, requestTimeout: number, maxHeaderSize: number): HttpServer {
+    const server = createHttpServer({
+      keepAliveTimeout: this.options.keepAliveTimeout ?? 5_000,
+      headersTimeout,
+      requestTimeout,
+      // How often node:http looks for connections past those two timeouts (its default,
+      // 30 s, would let a slow client keep a connection up to twice as long as promised).
+      connectionsCheckingInterval: Math.max(100, Math.floor(Math.min(120_000, ...[headersTimeout, requestTimeout].filter((ms) => ms > 0)) / 4)),
+      maxHeaderSize,
       // A request must not be able to smuggle a second one through a bad Content-Length.
       insecureHTTPParser: false,
       requireHostHeader: true,
       joinDuplicateHeaders: false,
-    };
-    const server = options.tls
-      ? createHttpsServer({ ...httpOptions, cert: options.tls.cert, key: options.tls.key })
-      : createHttpServer(httpOptions);
-    server.maxRequestsPerSocket = options.maxRequestsPerSocket ?? 0;
+      // Only a websocket handshake leaves the request/response cycle. `Upgrade: h2c` (RFC 7540
+      // §3.2, removed by RFC 9113) and any other upgrade are answered as ordinary requests.
+      shouldUpgradeCallback: (req: IncomingMessage) => headerHasToken(req.headers.upgrade, 'websocket'),
+    });
+    server.maxRequestsPerSocket = this.options.maxRequestsPerSocket ?? 0;
     const ctx = this.#ctx;
     server.on('request', (req: IncomingMessage, res: ServerResponse) => handleH1(ctx, req, res, false));
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handleH1(ctx, req, res, true));
     // Upgrade requests run through the same pipeline; a websocket escape may take the socket.
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => handleH1Upgrade(ctx, req, socket, head));
-    server.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
-    });
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       // node:http's own answers (400, 408, 431), written only where nothing was sent yet.
       if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
@@ -113,44 +181,42 @@ export class Server {
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
-    this.#http = server;
+    // This server never listens: the listener hands it connections. Its 'listening' event is
+    // what starts node:http's connection tracking, which enforces headersTimeout and
+    // requestTimeout and lets closeIdleConnections() find idle keep-alive connections.
+    server.emit('listening');
+    return server;
   }
 
   /** Starts listening; resolves with the bound address. */
-  listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const server = this.#http;
-      const onError = (err: Error) => reject(err);
-      server.once('error', onError);
-      server.listen(this.options.port ?? 8000, this.options.host ?? '127.0.0.1', () => {
-        server.off('error', onError);
-        server.on('error', (err) => this.#ctx.log(`[hatchway] server error: ${err.message}`));
-        resolve(server.address() as AddressInfo);
-      });
-    });
+  async listen(): Promise<AddressInfo> {
+    const address = await this.#listener.listen(this.options.port ?? 8000, this.options.host ?? '127.0.0.1');
+    this.#listener.onError((err) => this.#ctx.log(`[hatchway] server error: ${err.message}`));
+    return address;
   }
 
   /** The bound address, once listening. */
   address(): AddressInfo {
-    return this.#http.address() as AddressInfo;
+    return this.#listener.address();
   }
 
-  /** The URL clients use to reach this server. */
+  /** The URL clients use to reach this server (`https` when TLS is configured). */
   get url(): string {
     const { address, port, family } = this.address();
     const host = family === 'IPv6' ? `[${address}]` : address;
     return `${this.options.tls ? 'https' : 'http'}://${host}:${port}`;
   }
 
-  /** Requests in flight now. */
+  /** Requests in flight now: HTTP/1.x exchanges and HTTP/2 streams. */
   get inFlight(): number {
     return this.#inFlight.size;
   }
 
   /**
-   * Graceful shutdown: stops accepting, lets requests in flight finish (their connections
-   * close after the response), closes idle connections, and after `gracefulTimeout` ms cuts
-   * off whatever is left. Resolves when every connection is closed.
+   * Graceful shutdown: stops accepting; lets requests in flight finish (HTTP/1.1 connections
+   * close after their response, HTTP/2 sessions get GOAWAY and close after their last
+   * stream); closes idle connections; and after `gracefulTimeout` ms cuts off whatever is
+   * left, upgraded sockets included. Resolves when every connection is closed.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
@@ -158,10 +224,12 @@ export class Server {
   }
 
   async #shutdown(): Promise<void> {
-    const server = this.#http;
+    const http = this.#http;
     this.#ctx.closing = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    const closed = this.#listener.close();
+    http.closeIdleConnections();
+    // node:http2's server.close() would wait for live sessions forever: GOAWAY them instead.
+    this.#h2.close();
     if (this.#inFlight.size > 0) {
       const idle = new Promise<void>((resolve) => {
         this.#idle = resolve;
@@ -173,11 +241,14 @@ export class Server {
       await Promise.race([idle, timeout]);
       clearTimeout(timer);
     }
-    server.closeIdleConnections();
+    // Stops node:http's connection-tracking timer as well as closing idle connections.
+    http.close();
     // Websockets get a close frame (1001 going away) and a moment to answer it.
     await this.#websockets?.closeAll(Math.min(1_000, this.options.gracefulTimeout ?? 30_000));
-    // Whatever is still open (stuck requests, upgraded sockets) is cut off.
-    for (const socket of this.#sockets) socket.destroy();
+    // Whatever is still open (stuck requests and streams, upgraded sockets) is cut off:
+    // closeAllConnections() would skip upgraded sockets, so the listener's own list is used.
+    this.#h2.destroy();
+    this.#listener.destroyAll();
     await closed;
   }
 }

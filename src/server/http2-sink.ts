@@ -1,0 +1,217 @@
+/**
+ * The runner's {@link ResponseSink} over a `ServerHttp2Stream` (core API, RFC 9113 §8.1).
+ *
+ * The head is held until the first write or the end, so a response without content is one
+ * HEADERS frame with END_STREAM rather than HEADERS and an empty DATA frame (which a client
+ * may reject after a 204 or 304). Backpressure is the stream's own: `write()` returns `false`
+ * once nghttp2's flow-control window and the stream's buffer are full.
+ */
+import { constants, type ServerHttp2Stream } from 'node:http2';
+import type { FileBody } from '../gateway/body.ts';
+import { errorResponse } from '../gateway/error-response.ts';
+import type { EscapeCapableSink } from '../escapes/sink.ts';
+import type { Chunk, HeaderList } from '../gateway/types.ts';
+import { responseHead, trailerFields } from '../protocol/http2-headers.ts';
+import type { LogFn } from './environ.ts';
+
+const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = constants;
+
+/**
+ * The response side of one HTTP/2 stream. Escapes that need the real stream (websocket over
+ * RFC 8441, push, `upgradeTo`) are attached by the server's `extend` hook as the optional
+ * {@link EscapeCapableSink} methods; without them those escapes degrade by the table.
+ */
+export class H2Sink implements EscapeCapableSink {
+  readonly #stream: ServerHttp2Stream;
+  readonly #log: LogFn;
+  #pending: string[] | undefined;
+  /** Trailers announced at the head: set when `end()` brings them, sent on 'wantTrailers'. */
+  #trailers: HeaderList | undefined;
+  #wantTrailers = false;
+  #done = false;
+  #replaced = false;
+
+  acceptWebSocket?: EscapeCapableSink['acceptWebSocket'];
+  push?: EscapeCapableSink['push'];
+  http2?: EscapeCapableSink['http2'];
+
+  constructor(stream: ServerHttp2Stream, log: LogFn) {
+    this.#stream = stream;
+    this.#log = log;
+  }
+
+  get closed(): boolean {
+    return this.#replaced || this.#stream.destroyed || this.#stream.closed;
+  }
+
+  /** True once the response was handed over whole (end, or the whole file sent). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** True once status and headers were recorded by the runner (they may still be held). */
+  get committed(): boolean {
+    return this.#pending !== undefined || this.#stream.headersSent;
+  }
+
+  /** Sends a 103 Early Hints (RFC 8297) with these `Link` values before the final response. */
+  earlyHints(links: string[]): void {
+    const stream = this.#stream;
+    if (this.closed || stream.headersSent || links.length === 0) return;
+    try {
+      stream.additionalHeaders({ ':status': 103, link: links });
+    } catch (err) {
+      this.#log(`[hatchway] HTTP/2 stream ${stream.id}: cannot send 103: ${(err as Error).message}`);
+    }
+  }
+
+  head(status: number, _reason: string | undefined, headers: HeaderList, length: number | undefined, trailers?: boolean): void {
+    // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
+    this.#pending = responseHead(status, headers, length);
+    this.#wantTrailers = trailers === true;
+  }
+
+  /** Sends the held head; `false` when the stream is gone or refused it. */
+  #flush(endStream: boolean): boolean {
+    const head = this.#pending;
+    if (head === undefined) return !this.closed;
+    this.#pending = undefined;
+    const stream = this.#stream;
+    if (this.closed) return false;
+    const waitForTrailers = this.#wantTrailers;
+    try {
+      stream.respond(head, { endStream: endStream && !waitForTrailers, waitForTrailers });
+    } catch (err) {
+      // Headers are validated before they get here; this is a bug or a stream lost in a race.
+      this.#log(`[hatchway] HTTP/2 stream ${stream.id}: respond failed: ${(err as Error).message}`);
+      this.abort();
+      return false;
+    }
+    if (waitForTrailers) {
+      // RFC 9113 §8.1: END_STREAM rides on the trailing HEADERS frame (gRPC needs exactly that).
+      stream.once('wantTrailers', () => {
+        try {
+          stream.sendTrailers(trailerFields(this.#trailers ?? []));
+        } catch (err) {
+          this.#log(`[hatchway] HTTP/2 stream ${stream.id}: trailers failed: ${(err as Error).message}`);
+          this.abort();
+        }
+      });
+    }
+    return true;
+  }
+
+  write(chunk: Chunk): boolean {
+    if (!this.#flush(false)) return true;
+    return this.#stream.write(chunk);
+  }
+
+  drained(): Promise<void> {
+    const stream = this.#stream;
+    if (this.closed || !stream.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        stream.off('drain', done);
+        stream.off('close', done);
+        resolve();
+      };
+      stream.on('drain', done);
+      stream.on('close', done);
+    });
+  }
+
+  end(chunk?: Chunk, trailers?: HeaderList): void {
+    this.#done = true;
+    if (trailers !== undefined) this.#trailers = trailers;
+    const empty = chunk === undefined || (typeof chunk === 'string' ? chunk.length === 0 : chunk.byteLength === 0);
+    if (this.#pending !== undefined) {
+      if (!this.#flush(empty)) return;
+      if (empty && !this.#wantTrailers) return;
+    }
+    const stream = this.#stream;
+    // node:http2 ends HEAD, 204 and 304 responses itself when it sends their head.
+    if (this.closed || stream.writableEnded) return;
+    if (empty) stream.end();
+    else stream.end(chunk);
+  }
+
+  async file(status: number, _reason: string | undefined, headers: HeaderList, body: FileBody, size: number, bodyless: boolean): Promise<void> {
+    this.head(status, undefined, headers, size);
+    if (bodyless || size === 0) {
+      this.end();
+      return;
+    }
+    const head = this.#pending!;
+    this.#pending = undefined;
+    const stream = this.#stream;
+    if (this.closed) return;
+    await new Promise<void>((resolve, reject) => {
+      const onClose = (): void => resolve();
+      stream.once('close', onClose);
+      try {
+        // Zero-copy: nghttp2 reads the file itself; JavaScript never sees the bytes.
+        stream.respondWithFile(body.path, rawToObject(head), {
+          offset: body.start,
+          length: size,
+          onError: (err) => {
+            stream.off('close', onClose);
+            reject(err);
+          },
+        });
+        this.#done = true;
+      } catch (err) {
+        stream.off('close', onClose);
+        reject(err);
+      }
+    });
+  }
+
+  /**
+   * The server gives up on the request (a timeout): an error response if nothing was
+   * committed yet, else RST_STREAM with CANCEL. The runner then sees the sink closed.
+   */
+  giveUp(err: unknown): void {
+    if (this.closed) return;
+    if (this.committed) {
+      this.#stream.close(NGHTTP2_CANCEL);
+      return;
+    }
+    this.#replaced = true;
+    respondWithError(this.#stream, err);
+  }
+
+  /** Resets the stream: RST_STREAM with INTERNAL_ERROR (RFC 9113 §6.4), so a truncated response never looks complete. */
+  abort(): void {
+    const stream = this.#stream;
+    if (!stream.destroyed && !stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
+  }
+}
+
+/** `respondWithFile()` takes a headers object: repeated fields become arrays. */
+function rawToObject(raw: string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[name] = [prev, value];
+  }
+  return out;
+}
+
+/** Answers a request the app never saw (or gave up on) with an error response. */
+export function respondWithError(stream: ServerHttp2Stream, err: unknown): void {
+  if (stream.destroyed || stream.closed || stream.headersSent) return;
+  const res = errorResponse(err);
+  const raw: string[] = [':status', String(res.status)];
+  for (const [name, value] of res.headers) raw.push(name, value);
+  try {
+    stream.respond(raw);
+    // node:http2 has already ended the stream if the request was a HEAD.
+    if (!stream.writableEnded) stream.end(res.body);
+  } catch {
+    stream.close(NGHTTP2_INTERNAL_ERROR);
+  }
+}

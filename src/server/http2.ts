@@ -1,0 +1,227 @@
+/**
+ * The HTTP/2 front-end on `node:http2`'s core API (the `'stream'` event, never the
+ * compatibility layer): maps a stream and its header block to an environ of the same shape
+ * as HTTP/1.1's, runs the app into an {@link H2Sink}, and keeps every session inside safe
+ * limits (`http2-session.ts`).
+ *
+ * Connections arrive from the one-port listener, TLS (ALPN `h2`) or cleartext (preface
+ * sniffed and unshifted); `node:http2`'s server object is used only as a protocol engine.
+ */
+import { constants, createServer as createH2Server, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import createError from 'http-errors';
+import { run } from '../gateway/run.ts';
+import { formatError } from '../gateway/error-response.ts';
+import { installEscapes } from '../escapes/install.ts';
+import { isWebSocketH2 } from '../protocol/websocket.ts';
+import type { App, Environ } from '../gateway/types.ts';
+import { splitRequestHead, type H2RequestHead } from '../protocol/http2-headers.ts';
+import { StreamBodyReader } from './body-reader.ts';
+import { RequestErrors, splitTarget, type LogFn } from './environ.ts';
+import { H2Sink, respondWithError } from './http2-sink.ts';
+import { SessionWatch, type SessionInfo } from './http2-session.ts';
+
+const { NGHTTP2_REFUSED_STREAM } = constants;
+
+/** The limits of the HTTP/2 front-end (see `ServerOptions` for the defaults). */
+export interface H2Limits {
+  maxConcurrentStreams: number;
+  maxHeaderListSize: number;
+  maxSessionMemory: number;
+  sessionIdleTimeout: number;
+  headersTimeout: number;
+  requestTimeout: number;
+}
+
+/** What the HTTP/2 front-end needs from the server that owns it. */
+export interface H2Context {
+  app: App;
+  log: LogFn;
+  nextId: () => string;
+  /** Counts requests in flight for graceful shutdown. */
+  track(stream: ServerHttp2Stream): void;
+  /**
+   * The hook for the escapes that need the real stream: called for each request before the
+   * escapes are installed, it may set `sink.acceptWebSocket` (RFC 8441), `sink.push` and
+   * `sink.http2` (`upgradeTo`). Without it those escapes degrade by the table.
+   */
+  extend?: ((sink: H2Sink, stream: ServerHttp2Stream, environ: Environ) => void) | undefined;
+  /**
+   * Advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3), so that an extended CONNECT with
+   * `:protocol` `websocket` reaches the app with `features.websocket` true. Set it together
+   * with an `extend` that provides `acceptWebSocket`. Off, nghttp2 resets such streams.
+   */
+  enableConnectProtocol?: boolean | undefined;
+}
+
+/** The HTTP/2 front-end: give it connections with {@link accept}. */
+export class H2FrontEnd {
+  readonly #engine: Http2Server;
+  readonly #ctx: H2Context;
+  readonly #limits: H2Limits;
+  readonly #watch: SessionWatch;
+
+  constructor(ctx: H2Context, limits: H2Limits) {
+    this.#ctx = ctx;
+    this.#limits = limits;
+    this.#watch = new SessionWatch(limits);
+    const engine = createH2Server({
+      // nghttp2 counts memory per session in MB; beyond it, new streams get ENHANCE_YOUR_CALM.
+      maxSessionMemory: limits.maxSessionMemory,
+      settings: {
+        // Node's default is 2^32-1; nghttp2 refuses streams over this even before the ACK.
+        maxConcurrentStreams: limits.maxConcurrentStreams,
+        // Advertised here, but only binding once the client ACKs our SETTINGS (RFC 9113
+        // §6.5.3); #onStream enforces it for the first requests too.
+        maxHeaderListSize: limits.maxHeaderListSize,
+        enableConnectProtocol: ctx.enableConnectProtocol === true,
+      },
+    });
+    engine.on('session', (session: ServerHttp2Session) => this.#watch.add(session));
+    // node:http2 re-emits session errors here; a peer's protocol error is not ours to throw.
+    engine.on('sessionError', () => {});
+    engine.on('stream', (stream: ServerHttp2Stream, _headers: unknown, _flags: number, raw: string[]) => this.#onStream(stream, raw));
+    this.#engine = engine;
+  }
+
+  /** Takes an HTTP/2 connection (cleartext with the preface unshifted, or TLS with ALPN h2). */
+  accept(socket: Socket): void {
+    this.#engine.emit('connection', socket);
+  }
+
+  /** Open sessions. */
+  get sessions(): number {
+    return this.#watch.size;
+  }
+
+  /**
+   * Graceful shutdown (RFC 9113 §6.8): GOAWAY on every session, so clients open no new
+   * streams here; streams in flight finish, then each session closes itself.
+   */
+  close(): void {
+    this.#watch.closeAll();
+  }
+
+  /** Destroys every session still open (after the graceful timeout). */
+  destroy(): void {
+    this.#watch.destroyAll();
+  }
+
+  #onStream(stream: ServerHttp2Stream, raw: string[]): void {
+    // A stream without an 'error' listener crashes the process on a peer's protocol error.
+    stream.on('error', noop);
+    const session = stream.session as ServerHttp2Session | undefined;
+    const info = session === undefined ? undefined : this.#watch.get(session);
+    if (info === undefined) {
+      stream.close(NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    this.#ctx.track(stream);
+    const head = splitRequestHead(raw);
+    const refusal = this.#refusal(head);
+    if (refusal !== undefined) {
+      respondWithError(stream, refusal);
+      return;
+    }
+    const controller = new AbortController();
+    const sink = new H2Sink(stream, this.#ctx.log);
+    info.watchStream(stream, sink);
+    let environ: Environ;
+    try {
+      environ = this.#environ(stream, head, info, controller.signal);
+    } catch (err) {
+      respondWithError(stream, err);
+      return;
+    }
+    const ctx = this.#ctx;
+    ctx.extend?.(sink, stream, environ);
+    const features = environ.features;
+    const escapes = installEscapes(environ, sink, {
+      protocol: 'HTTP/2',
+      eligible: { websocket: features.websocket, trailers: true, push: features.push },
+      earlyHints: features.earlyHints,
+    });
+    stream.once('close', () => {
+      escapes.registry.release();
+      if (!sink.done || stream.rstCode !== constants.NGHTTP2_NO_ERROR) controller.abort();
+    });
+    try {
+      const done = run(ctx.app, environ, escapes.sink);
+      if (done !== undefined) done.catch((err: unknown) => ctx.log(formatError(err)));
+    } catch (err) {
+      // run() never throws by contract; if a sink call does, it fails this stream only.
+      environ.errors.write(formatError(err));
+      sink.abort();
+    }
+  }
+
+  /** A request the app never sees: oversized, malformed or an unsupported CONNECT. */
+  #refusal(head: H2RequestHead): Error | undefined {
+    if (head.size > this.#limits.maxHeaderListSize) {
+      // RFC 9113 §10.5.1; also covers requests that came before the client ACKed our SETTINGS.
+      return createError(431, 'request header fields too large', { code: 'ERR_HATCHWAY_HEADERS_TOO_LARGE' });
+    }
+    if (head.method === 'CONNECT') {
+      // RFC 9113 §8.5: a tunnel is not something an origin server offers. RFC 8441 §4:
+      // extended CONNECT is for websocket only (Hypercorn took every CONNECT for one).
+      if (head.protocol === undefined) return createError(501, 'CONNECT is not supported by this server', { code: 'ERR_HATCHWAY_CONNECT', expose: true });
+      if (head.protocol !== 'websocket') {
+        return createError(501, `extended CONNECT for ${JSON.stringify(head.protocol)} is not supported`, { code: 'ERR_HATCHWAY_CONNECT', expose: true });
+      }
+    }
+    // RFC 9113 §8.3.1: http(s) requests carry an authority, and `host` may not contradict it.
+    if (head.authority === undefined) return createError(400, 'request without :authority or host', { code: 'ERR_HATCHWAY_NO_AUTHORITY' });
+    if (head.authorityMismatch) return createError(400, ':authority and host disagree', { code: 'ERR_HATCHWAY_NO_AUTHORITY' });
+    return undefined;
+  }
+
+  #environ(stream: ServerHttp2Stream, head: H2RequestHead, info: SessionInfo, signal: AbortSignal): Environ {
+    const method = head.method;
+    const target = head.path ?? head.authority!;
+    const { pathInfo, queryString } = splitTarget(target, method);
+    const requestId = this.#ctx.nextId();
+    const contentLength = head.contentLength;
+    // nghttp2 has already checked Content-Length against the DATA frames (RFC 9113 §8.1.1).
+    const length = contentLength !== undefined ? Number(contentLength) : stream.endAfterHeaders ? 0 : undefined;
+    return {
+      method,
+      scheme: info.scheme,
+      target,
+      scriptName: '',
+      pathInfo,
+      queryString,
+      protocol: 'HTTP/2',
+      authority: head.authority!,
+      headers: head.headers,
+      remoteAddress: info.remoteAddress,
+      remotePort: info.remotePort,
+      localAddress: info.localAddress,
+      localPort: info.localPort,
+      requestId,
+      streamId: stream.id,
+      input: new StreamBodyReader(stream, length, head.expectContinue ? () => sendContinue(stream) : undefined),
+      errors: new RequestErrors(requestId, this.#ctx.log),
+      features: {
+        // The client's SETTINGS_ENABLE_PUSH (RFC 9113 §6.5.2); curl and browsers send 0.
+        push: stream.pushAllowed,
+        trailers: true,
+        websocket: this.#ctx.enableConnectProtocol === true && isWebSocketH2(method, head.protocol, head.headers),
+        earlyHints: true,
+      },
+      signal,
+    };
+  }
+}
+
+function noop(): void {}
+
+// RFC 9110 §10.1.1: the first read of the body answers `expect: 100-continue`.
+function sendContinue(stream: ServerHttp2Stream): void {
+  if (!stream.headersSent && !stream.destroyed) {
+    try {
+      stream.additionalHeaders({ ':status': 100 });
+    } catch {
+      // The stream went away in between; the body read reports it.
+    }
+  }
+}
