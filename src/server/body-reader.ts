@@ -20,16 +20,21 @@ export class StreamBodyReader implements BodyReader {
   #wake: (() => void) | null = null;
   #listening = false;
   #onReadable: (() => void) | null = null;
+  #complete: (() => boolean) | undefined;
 
   /**
    * @param length the declared length; the reader simulates end-of-stream there.
    * @param onFirstRead called once, before the first read (sends 100 Continue on HTTP/1.1).
+   * @param complete asked when the stream ends: `false` means it ended without its end-of-body
+   *   marker (an HTTP/2 stream reset ends the readable side like END_STREAM does), which the
+   *   app then sees as an aborted body rather than a short one.
    */
-  constructor(stream: Readable, length: number | undefined, onFirstRead?: () => void) {
+  constructor(stream: Readable, length: number | undefined, onFirstRead?: () => void, complete?: () => boolean) {
     this.#stream = stream;
     this.length = length;
     this.#remaining = length ?? Infinity;
     this.#onFirstRead = onFirstRead;
+    this.#complete = complete;
     if (length === 0) this.#ended = true;
   }
 
@@ -75,7 +80,12 @@ export class StreamBodyReader implements BodyReader {
       const chunk = this.#stream.read() as Uint8Array | null;
       if (chunk !== null) return chunk;
       if (this.#error) throw this.#error;
-      if (this.#ended || this.#stream.readableEnded) return null;
+      if (this.#ended || this.#stream.readableEnded) {
+        if (this.#complete !== undefined && !this.#complete()) {
+          throw (this.#error = createError(400, 'request body ended early: the stream was reset', { code: 'ERR_HATCHWAY_BODY_ABORTED' }));
+        }
+        return null;
+      }
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
       });

@@ -14,7 +14,7 @@ import type { Chunk, HeaderList } from '../gateway/types.ts';
 import { responseHead, trailerFields } from '../protocol/http2-headers.ts';
 import type { LogFn } from './environ.ts';
 
-const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = constants;
+const { NGHTTP2_INTERNAL_ERROR } = constants;
 
 /**
  * The response side of one HTTP/2 stream. Escapes that need the real stream (websocket over
@@ -30,6 +30,7 @@ export class H2Sink implements EscapeCapableSink {
   #wantTrailers = false;
   #done = false;
   #replaced = false;
+  #gaveUp = false;
 
   acceptWebSocket?: EscapeCapableSink['acceptWebSocket'];
   push?: EscapeCapableSink['push'];
@@ -47,6 +48,11 @@ export class H2Sink implements EscapeCapableSink {
   /** True once the response was handed over whole (end, or the whole file sent). */
   get done(): boolean {
     return this.#done;
+  }
+
+  /** True once the server gave up on the request ({@link giveUp}). */
+  get gaveUp(): boolean {
+    return this.#gaveUp;
   }
 
   /** True once status and headers were recorded by the runner (they may still be held). */
@@ -168,22 +174,28 @@ export class H2Sink implements EscapeCapableSink {
 
   /**
    * The server gives up on the request (a timeout): an error response if nothing was
-   * committed yet, else RST_STREAM with CANCEL. The runner then sees the sink closed.
+   * committed yet, else a reset. The runner then sees the sink closed.
    */
   giveUp(err: unknown): void {
     if (this.closed) return;
+    this.#gaveUp = true;
     if (this.committed) {
-      this.#stream.close(NGHTTP2_CANCEL);
+      this.abort();
       return;
     }
     this.#replaced = true;
     respondWithError(this.#stream, err);
   }
 
-  /** Resets the stream: RST_STREAM with INTERNAL_ERROR (RFC 9113 §6.4), so a truncated response never looks complete. */
+  /**
+   * Resets the stream: RST_STREAM with INTERNAL_ERROR (RFC 9113 §6.4), so a truncated response
+   * never looks complete. Not `stream.close(code)`: on a stream whose response is still open,
+   * node:http2 ends it first (an empty DATA frame with END_STREAM) and the reset never goes
+   * out. `destroy()` sends the RST_STREAM without ending.
+   */
   abort(): void {
     const stream = this.#stream;
-    if (!stream.destroyed && !stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
+    if (!stream.destroyed && !stream.closed) stream.destroy(new Error('response aborted'));
   }
 }
 
@@ -211,6 +223,9 @@ export function respondWithError(stream: ServerHttp2Stream, err: unknown): void 
     stream.respond(raw);
     // node:http2 has already ended the stream if the request was a HEAD.
     if (!stream.writableEnded) stream.end(res.body);
+    // RFC 9113 §8.1: once the response is complete, RST_STREAM (NO_ERROR) tells a client
+    // still sending its request to stop; node:http2 sends it after the last frame.
+    stream.close(constants.NGHTTP2_NO_ERROR);
   } catch {
     stream.close(NGHTTP2_INTERNAL_ERROR);
   }

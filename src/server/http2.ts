@@ -128,7 +128,7 @@ export class H2FrontEnd {
     info.watchStream(stream, sink);
     let environ: Environ;
     try {
-      environ = this.#environ(stream, head, info, controller.signal);
+      environ = this.#environ(stream, head, info, sink, controller.signal);
     } catch (err) {
       respondWithError(stream, err);
       return;
@@ -175,7 +175,7 @@ export class H2FrontEnd {
     return undefined;
   }
 
-  #environ(stream: ServerHttp2Stream, head: H2RequestHead, info: SessionInfo, signal: AbortSignal): Environ {
+  #environ(stream: ServerHttp2Stream, head: H2RequestHead, info: SessionInfo, sink: H2Sink, signal: AbortSignal): Environ {
     const method = head.method;
     const target = head.path ?? head.authority!;
     const { pathInfo, queryString } = splitTarget(target, method);
@@ -199,7 +199,8 @@ export class H2FrontEnd {
       localPort: info.localPort,
       requestId,
       streamId: stream.id,
-      input: new StreamBodyReader(stream, length, head.expectContinue ? () => sendContinue(stream) : undefined),
+      // A reset ends the readable side as END_STREAM does: the reader must tell them apart.
+      input: new StreamBodyReader(stream, length, head.expectContinue ? () => sendContinue(stream) : undefined, () => bodyComplete(stream, sink)),
       errors: new RequestErrors(requestId, this.#ctx.log),
       features: {
         // The client's SETTINGS_ENABLE_PUSH (RFC 9113 §6.5.2); curl and browsers send 0.
@@ -214,6 +215,14 @@ export class H2FrontEnd {
 }
 
 function noop(): void {}
+
+/**
+ * Did the request body end with END_STREAM? Node closes the stream (setting `aborted` or
+ * `rstCode`) before it ends the readable side of a reset stream, so this holds at 'end'.
+ */
+function bodyComplete(stream: ServerHttp2Stream, sink: H2Sink): boolean {
+  return !stream.aborted && !((stream.rstCode ?? 0) > 0) && !sink.gaveUp;
+}
 
 // RFC 9110 §10.1.1: the first read of the body answers `expect: 100-continue`.
 function sendContinue(stream: ServerHttp2Stream): void {
