@@ -293,3 +293,43 @@ t.test('an HttpError after the commit aborts the response like any other error',
   t.not(reply.error, undefined);
   t.notMatch(reply.body.toString(), 'too late');
 });
+
+t.test('startResponse misuse becomes a 500 on the wire, and allowed forms go out', async (t) => {
+  const apps: Record<string, App> = {
+    '/twice': (_environ, startResponse) => {
+      startResponse(200, []);
+      startResponse(201, []);
+      return ['never'];
+    },
+    '/no-start': () => ['never'],
+    '/bad-name': answer(200, [['bad name', 'x']], () => ['never']),
+    '/hop': answer(200, [['Transfer-Encoding', 'chunked']], () => ['never']),
+    '/upgrade-200': answer(200, [['upgrade', 'h2c']], () => ['never']),
+    '/bad-length': answer(200, [['content-length', '1e3']], () => ['never']),
+    '/upgrade-426': answer(426, [['upgrade', 'websocket']], () => ['use websockets']),
+    '/replaced': (_environ, startResponse) => {
+      startResponse(200, [['x-original', '1']]);
+      return (function* () {
+        yield '';
+        startResponse('503 Try Later', [['retry-after', '5']], new Error('backend down'));
+        yield 'replaced';
+      })();
+    },
+  };
+  const { url, logs } = await start(t, (environ, startResponse) => apps[environ.pathInfo]!(environ, startResponse));
+  for (const path of ['/twice', '/no-start', '/bad-name', '/hop', '/upgrade-200', '/bad-length']) {
+    const reply = await request(`${url}${path}`);
+    t.equal(reply.status, 500, `${path}: 500`);
+    t.notMatch(reply.body.toString(), 'never', `${path}: the app body is not sent`);
+  }
+  t.equal(logs.filter((l) => /HatchwayError/.test(l)).length, 6, 'each misuse is logged');
+  const upgrade = await request(`${url}/upgrade-426`);
+  t.equal(upgrade.status, 426);
+  t.equal(upgrade.headers.upgrade, 'websocket', 'upgrade goes out on a 426');
+  const replaced = await request(`${url}/replaced`);
+  t.equal(replaced.status, 503);
+  t.equal(replaced.statusMessage, 'Try Later');
+  t.equal(replaced.headers['retry-after'], '5');
+  t.equal(replaced.headers['x-original'], undefined);
+  t.equal(replaced.body.toString(), 'replaced');
+});
