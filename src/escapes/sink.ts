@@ -14,6 +14,7 @@ import { errorResponse, formatError } from '../gateway/error-response.ts';
 import type { Body, Chunk, Environ, HeaderList } from '../gateway/types.ts';
 import { HatchwayError } from '../gateway/errors.ts';
 import { validateTrailers } from '../protocol/trailers.ts';
+import { opensTunnel } from '../protocol/headers.ts';
 import { BODY_KINDS, degrade, type EscapeKind, type Outcome, type ProtocolFamily, type Situation } from './degrade.ts';
 import { CONTROL_HEADER, isTokenShaped, type EscapeRegistry, type Entry } from './registry.ts';
 import { preloadLink, type PushRegistration, type PushResource } from './push.ts';
@@ -93,6 +94,15 @@ export class EscapeSink implements ResponseSink {
 
   head(status: number, reason: string | undefined, headers: HeaderList, length: number | undefined, trailers?: boolean): void {
     const registry = this.#ctx.registry;
+    if (opensTunnel(this.#ctx.environ.method, status) && !hasControl(headers)) {
+      // Only an honoured escape may answer CONNECT with a 2xx: anything else would tell the
+      // client its tunnel (websocket) is open when nothing is behind it.
+      this.#detached = true;
+      this.#ctx.environ.errors.write('a 2xx answer to CONNECT that is not an escape was refused');
+      this.#send(errorResponse(new Error('2xx to CONNECT')));
+      this.#release();
+      return;
+    }
     if (registry.size === 0 && !hasControl(headers)) {
       this.#inner.head(status, reason, headers, length, trailers);
       return;
@@ -159,6 +169,7 @@ export class EscapeSink implements ResponseSink {
       if (claimed) return; // the fallback answers
     }
     // The head is out (#commit): stream the file through the token scan.
+    if (this.#detached) return;
     if (bodyless) {
       this.#inner.end();
       return;
@@ -257,7 +268,7 @@ export class EscapeSink implements ResponseSink {
         this.#commit();
         for (const chunk of this.#chunks) this.#forward(chunk);
         this.#chunks = [];
-        if (ended) this.#inner.end();
+        if (ended && !this.#detached) this.#inner.end();
         return;
       case 'release':
         this.#release();
@@ -366,6 +377,13 @@ export class EscapeSink implements ResponseSink {
 
   #commit(): void {
     this.#hold = HOLD_NONE;
+    if (opensTunnel(this.#ctx.environ.method, this.#status)) {
+      this.#detached = true;
+      this.#ctx.environ.errors.write('a 2xx answer to CONNECT that is not an escape was refused');
+      this.#send(errorResponse(new Error('2xx to CONNECT')));
+      this.#release();
+      return;
+    }
     const registry = this.#ctx.registry;
     if (registry.size > 0) {
       this.#scan = registry.tokens().map((t) => Buffer.from(t, 'latin1'));
@@ -376,7 +394,7 @@ export class EscapeSink implements ResponseSink {
 
   /** Passes a chunk on, unless it would leak a token (then the response is torn down). */
   #forward(chunk: Chunk): boolean {
-    if (!this.#clear(chunk)) return true;
+    if (this.#detached || !this.#clear(chunk)) return true;
     return this.#inner.write(chunk);
   }
 

@@ -73,9 +73,18 @@ export function isHopByHop(name: string): boolean {
   return HOP_BY_HOP.has(name.toLowerCase());
 }
 
-/** Statuses and methods whose response carries no content (RFC 9110 §6.4.1). */
+/**
+ * Statuses and methods whose response carries no content (RFC 9110 §6.4.1). A 2xx to CONNECT
+ * is not here: on an origin server only an honoured websocket escape may answer one, and its
+ * token body must reach the escape sink, which refuses any other 2xx (SPEC §7.5).
+ */
 export function bodyForbidden(method: string, status: number): boolean {
-  return method === 'HEAD' || status === 204 || status === 304 || (method === 'CONNECT' && status < 300);
+  return method === 'HEAD' || status === 204 || status === 304;
+}
+
+/** RFC 9110 §9.3.6: a 2xx to CONNECT turns the connection (or stream) into a tunnel. */
+export function opensTunnel(method: string, status: number): boolean {
+  return method === 'CONNECT' && status >= 200 && status < 300;
 }
 
 /** The first value of header `name` (lowercase), or `undefined`. */

@@ -17,6 +17,7 @@ import { headerHasToken } from '../protocol/headers.ts';
 import { requestIds, type LogFn } from './environ.ts';
 import { handleH1, handleH1Upgrade, type H1Context } from './http1.ts';
 import { H2FrontEnd } from './http2.ts';
+import { h2Escapes } from './http2-escapes.ts';
 import { Listener } from './listener.ts';
 import { WebSocketEngine, type WebSocketOptions } from './websocket.ts';
 
@@ -65,6 +66,11 @@ export interface ServerOptions {
    * 16 384); larger gets a 431, also before the client acknowledged our SETTINGS.
    */
   maxHeaderListSize?: number;
+  /**
+   * Advertise SETTINGS_ENABLE_CONNECT_PROTOCOL so clients can open websockets over HTTP/2
+   * (RFC 8441; default true). Chromium then sends every websocket of an h2 connection that way.
+   */
+  websocketOverHttp2?: boolean;
   /** Memory one HTTP/2 session may hold in nghttp2, in MB (default 10). */
   maxSessionMemory?: number;
   /** An HTTP/2 session with no open stream for this many ms gets GOAWAY (default 60 000; 0 = never). */
@@ -127,8 +133,17 @@ export class Server {
     const requestTimeout = options.requestTimeout ?? 300_000;
     const maxHeaderSize = options.maxHeaderSize ?? 16_384;
     this.#http = this.#createHttp1(headersTimeout, requestTimeout, maxHeaderSize);
+    const websockets = this.#ctx.websockets;
     this.#h2 = new H2FrontEnd(
-      { app, log, nextId, track },
+      {
+        app,
+        log,
+        nextId,
+        track,
+        // RFC 8441: Chromium then opens every websocket of an h2 connection as an extended CONNECT.
+        enableConnectProtocol: options.websocketOverHttp2 ?? true,
+        extend: h2Escapes({ app, log, nextId, track, websockets }),
+      },
       {
         maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
         maxHeaderListSize: options.maxHeaderListSize ?? maxHeaderSize,
