@@ -87,9 +87,16 @@ export async function* readMessages(body: BodyReader): AsyncGenerator<Uint8Array
   if (buffer.byteLength > 0) throw new GrpcError(Status.INTERNAL, 'the request ended inside a message');
 }
 
-/** grpc-message is percent-encoded (gRPC over HTTP/2 spec). */
-function encodeMessage(text: string): string {
-  return encodeURIComponent(text).replace(/%20/g, ' ');
+/**
+ * grpc-message is percent-encoded (gRPC over HTTP/2 spec): the UTF-8 bytes outside
+ * 0x20–0x7E, and '%' itself, become %XX; everything else stays as it is.
+ */
+export function encodeMessage(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }
 
 /**
@@ -111,7 +118,7 @@ export function grpcService(root: protobuf.Root, service: string, impl: Implemen
     stream.signal.addEventListener('abort', () => controller.abort(), { once: true });
     const timeout = parseTimeout(metadata.find(([n]) => n === 'grpc-timeout')?.[1]);
     const timer = timeout === undefined ? undefined : setTimeout(() => controller.abort(new GrpcError(Status.DEADLINE_EXCEEDED, 'deadline exceeded')), timeout);
-    stream.respond(200, [['content-type', 'application/grpc+proto']], { waitForTrailers: true });
+    stream.respond(200, [['content-type', 'application/grpc+proto']], { waitForTrailers: true, requireTrailers: true });
     const finish = (code: number, message = '') => {
       if (timer) clearTimeout(timer);
       const trailers: [string, string][] = [['grpc-status', String(code)]];

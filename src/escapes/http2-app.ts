@@ -21,6 +21,12 @@ export interface RespondOptions {
   endStream?: boolean;
   /** Trailers will follow the body (`end(chunk, trailers)`); required for them to be sent. */
   waitForTrailers?: boolean;
+  /**
+   * The response is useless without its trailers (gRPC): where they cannot be delivered
+   * (emulated over HTTP/1.1 without `TE: trailers`) the client gets the trailers escape's
+   * clear 400 instead of a body whose status never arrives.
+   */
+  requireTrailers?: boolean;
 }
 
 /** HTTP/2 settings as the handler sees them (the subset both sides report). */
@@ -223,6 +229,7 @@ class EmulatedResponse {
             status: self.#status,
             headers: [...self.#headers, ...self.#links],
             body: self.#drainQueue(),
+            required: self.#respondOptions.requireTrailers === true,
             trailers: () => self.#trailersPromise ?? Promise.resolve([]),
           }) as Iterable<Chunk>;
           return;
