@@ -3,7 +3,7 @@
  * @grpc/grpc-js as the client: it fails any call whose trailers lack grpc-status, so every
  * passing call proves real HTTP/2 trailers with END_STREAM.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -39,7 +39,7 @@ function unary(client: EchoClient, text: string, metadata = authorized(), option
   return new Promise((resolve, reject) => client.Say({ text }, metadata, options, (err, reply) => (err ? reject(err) : resolve(reply))));
 }
 
-async function everyKind(t: Parameters<Parameters<typeof tap.test>[1]>[0], client: EchoClient): Promise<void> {
+async function everyKind(t: Test, client: EchoClient): Promise<void> {
   t.same(await unary(client, 'hello'), { text: 'you said: hello' }, 'unary');
 
   const replies: string[] = [];
@@ -65,7 +65,6 @@ async function everyKind(t: Parameters<Parameters<typeof tap.test>[1]>[0], clien
   t.equal(failed.details, 'no such thing: ünïcode', 'grpc-message decoded');
 }
 
-const tap = t;
 
 t.test('all four call kinds over h2c, on the port that serves REST over HTTP/1.1 and HTTP/2', async (t) => {
   const lines: string[] = [];
