@@ -86,7 +86,7 @@ function sendArray(environ: Environ, sink: ResponseSink, response: ResponseState
     sendError(environ, sink, new HatchwayError('ERR_HATCHWAY_CONTENT_LENGTH_MISMATCH', length, declared));
     return;
   }
-  sink.head(response.status, response.reason, response.headers, declared === undefined ? implicitLength(response.status, length) : undefined);
+  sink.head(response.status, response.reason, response.headers, declared === undefined ? implicitLength(method, response.status, length) : undefined);
   if (bodyless || length === 0) sink.end();
   else if (body.length === 1) sink.end(body[0]);
   else {
@@ -170,7 +170,7 @@ async function stream(environ: Environ, sink: ResponseSink, response: ResponseSt
       response.status,
       response.reason,
       response.headers,
-      declared === undefined && knownLength !== undefined ? implicitLength(response.status, knownLength) : undefined,
+      declared === undefined && knownLength !== undefined ? implicitLength(method, response.status, knownLength) : undefined,
     );
     if (bodyless || result.done) {
       sink.end();
@@ -237,7 +237,9 @@ function declaredLength(headers: HeaderList): number | undefined {
 }
 
 // RFC 9110 §8.6: no Content-Length on a 204; on a 304 only the length a 200 would have had,
-// which the runner cannot know (the app sends no body), so none.
-function implicitLength(status: number, length: number): number | undefined {
-  return status === 204 || status === 304 ? undefined : length;
+// which the runner cannot know (the app sends no body), so none. A HEAD body that is empty is
+// usually an app skipping the body, not an empty representation: send no length (§9.3.2 lets
+// a HEAD response omit it) rather than a Content-Length: 0 that a cache would believe.
+function implicitLength(method: string, status: number, length: number): number | undefined {
+  return status === 204 || status === 304 || (length === 0 && method === 'HEAD') ? undefined : length;
 }

@@ -246,6 +246,16 @@ t.test('HEAD gets the status, headers and Content-Length but no body', async (t)
   t.same(streamed.counts, { close: 1, returned: 1 }, 'the unread iterator is returned and the body closed');
 });
 
+t.test('HEAD with an empty body gets no Content-Length rather than a false 0', async (t) => {
+  for (const makeBody of [() => [], () => (function* () {})(), () => (async function* () {})()] as (() => Body)[]) {
+    const { sink } = await runApp(answer(200, [['content-type', 'text/html']], makeBody), 'HEAD');
+    t.equal(sink.response.length, undefined);
+    t.ok(sink.ended);
+  }
+  const get = await runApp(answer(200, [], () => []));
+  t.equal(get.sink.response.length, 0, 'a GET with an empty body still says 0');
+});
+
 t.test('HEAD errors carry the error headers without a body', async (t) => {
   const { sink } = await runApp(() => {
     throw createError(404, 'nope');
