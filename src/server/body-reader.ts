@@ -17,7 +17,8 @@ export class StreamBodyReader implements BodyReader {
   #leftover: Uint8Array | null = null;
   #ended = false;
   #error: Error | null = null;
-  #wake: (() => void) | null = null;
+  // Every read waiting for data: reads that overlap (an app racing two reads) must all wake.
+  #waiting: (() => void)[] = [];
   #listening = false;
   #onReadable: (() => void) | null = null;
   #complete: (() => boolean) | undefined;
@@ -41,9 +42,9 @@ export class StreamBodyReader implements BodyReader {
   #listen(): void {
     this.#listening = true;
     const wake = () => {
-      const w = this.#wake;
-      this.#wake = null;
-      w?.();
+      const waiting = this.#waiting;
+      this.#waiting = [];
+      for (const w of waiting) w();
     };
     const stream = this.#stream;
     this.#onReadable = wake;
@@ -87,7 +88,7 @@ export class StreamBodyReader implements BodyReader {
         return null;
       }
       await new Promise<void>((resolve) => {
-        this.#wake = resolve;
+        this.#waiting.push(resolve);
       });
     }
   }

@@ -21,6 +21,9 @@ import type { App, Chunk, Environ, ErrorStream, HeaderList, Protocol } from '../
 import { StreamBodyReader } from './body-reader.ts';
 import { RequestErrors, splitTarget, type LogFn } from './environ.ts';
 
+// scheme "://" [ userinfo "@" ] authority — the authority ends at the path, query or fragment.
+const ABSOLUTE_AUTHORITY = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?([^/?#]*)/i;
+
 /** What the HTTP/1 front-end needs from the server that owns it. */
 export interface H1Context {
   app: App;
@@ -114,6 +117,9 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
   const method = req.method!;
   const target = req.url!;
   const { pathInfo, queryString } = splitTarget(target, method);
+  // RFC 9112 §3.2.2: with an absolute-form target the authority is the target's, not Host's.
+  const absolute = target[0] !== '/' && method !== 'CONNECT' ? ABSOLUTE_AUTHORITY.exec(target) : null;
+  if (absolute !== null) authority = absolute[1]!;
   const socket = req.socket;
   const requestId = ctx.nextId();
   const chunked = req.headers['transfer-encoding'] !== undefined;
@@ -253,7 +259,14 @@ export class H1Sink implements ResponseSink, EscapeCapableSink {
       this.#res.end();
       return;
     }
-    await pipeline(createReadStream(body.path, { start: body.start, end: body.start + size - 1 }), this.#res);
+    try {
+      await pipeline(createReadStream(body.path, { start: body.start, end: body.start + size - 1 }), this.#res);
+    } catch (err) {
+      // The client went away: the same quiet end as a streamed body whose sink closed, not
+      // a server error to log. A failing file read still rejects.
+      if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' && this.#res.destroyed) return;
+      throw err;
+    }
   }
 
   abort(): void {

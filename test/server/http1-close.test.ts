@@ -4,6 +4,10 @@
  */
 import t from 'tap';
 import { request as httpRequest } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileBody } from '../../src/gateway/body.ts';
 import type { App, Chunk, Environ } from '../../src/gateway/types.ts';
 import { start } from '../fixtures/server.ts';
 import { request, sleep } from '../fixtures/clients.ts';
@@ -200,4 +204,32 @@ t.test('a client that leaves before the commit gets nothing and the body closes 
   t.equal(closes, 1);
   t.equal(environ?.signal.aborted, true);
   t.ok(await waitFor(() => server.inFlight === 0), 'the request is no longer in flight');
+});
+
+t.test('a client that leaves mid-stream is not logged as a server error', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hatchway-close-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'big.bin');
+  await writeFile(path, Buffer.alloc(32 * 1024 * 1024, 1));
+  const environs: Environ[] = [];
+  const { url, logs } = await start(t, (environ, startResponse) => {
+    environs.push(environ);
+    startResponse(200, []);
+    if (environ.pathInfo === '/file') return fileBody(path);
+    return (async function* () {
+      for (let i = 0; i < 10_000; i++) yield Buffer.alloc(64 * 1024, 2);
+    })();
+  });
+  for (const path of ['/file', '/stream']) {
+    const req = httpRequest(`${url}${path}`, { agent: false });
+    req.on('error', () => {});
+    req.on('response', (res) => {
+      res.on('error', () => {});
+      res.once('data', () => req.destroy());
+    });
+    req.end();
+    t.ok(await waitFor(() => environs.length > 0 && environs.at(-1)!.pathInfo === path && environs.at(-1)!.signal.aborted), `${path}: the request is aborted`);
+  }
+  await sleep(100);
+  t.same(logs, [], 'nothing is logged');
 });

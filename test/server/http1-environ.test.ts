@@ -131,3 +131,11 @@ t.test('environ.signal is not aborted while a request completes normally', async
   await request(url);
   t.equal(seen[0]!.signal.aborted, false);
 });
+
+t.test('an absolute-form target sets the authority, not the Host header', async (t) => {
+  const { port, seen } = await recorder(t);
+  await raw(t, port, 'GET http://user@origin.example:8080/p HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n');
+  await raw(t, port, 'GET /p HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n');
+  t.equal(seen[0]!.authority, 'origin.example:8080', 'RFC 9112 §3.2.2: the target wins, without userinfo');
+  t.equal(seen[1]!.authority, 'other.example');
+});

@@ -201,3 +201,19 @@ t.test('a large upload through curl arrives byte for byte', async (t) => {
   const chunked = await curl(t, ['-sS', '-H', 'Transfer-Encoding: chunked', '--data-binary', `@${path}`, url]);
   t.equal(chunked.stdout, createHash('sha256').update(data).digest('hex'), 'chunked too');
 });
+
+t.test('two reads waiting at once both resolve', async (t) => {
+  const { port } = await start(t, probe(async (input) => {
+    const [a, b] = await Promise.all([input.read(), input.read()]);
+    const rest = await input.text();
+    return [a, b].map((c) => (c === null ? 'null' : Buffer.from(c).toString())).sort().join('+') + `|${rest}`;
+  }));
+  const client = await RawClient.connect(t, port);
+  client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\n');
+  await sleep(30);
+  client.write('ab');
+  await sleep(30);
+  client.write('cd');
+  t.ok(await client.untilClosed(), 'the app answers: neither read is left hanging');
+  t.match(client.received, /"ab\+cd\|"/);
+});
