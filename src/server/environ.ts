@@ -21,10 +21,12 @@ export function splitTarget(target: string, method: string): SplitTarget {
   if (target === '*' || (method === 'CONNECT' && target[0] !== '/')) return { pathInfo: target === '*' ? '*' : '', queryString: '' };
   let path = target;
   if (target[0] !== '/') {
-    // absolute-form: scheme://authority/path (RFC 9112 §3.2.2)
+    // absolute-form: scheme://authority[/path][?query] (RFC 9112 §3.2.2); the authority ends
+    // at the first '/' or '?', and an empty path is '/' (RFC 9110 §4.2.3).
     const scheme = target.indexOf('://');
-    const slash = scheme === -1 ? -1 : target.indexOf('/', scheme + 3);
-    path = slash === -1 ? '/' : target.slice(slash);
+    let end = scheme === -1 ? -1 : scheme + 3;
+    while (end !== -1 && end < target.length && target[end] !== '/' && target[end] !== '?') end++;
+    path = end === -1 || end === target.length ? '/' : target[end] === '?' ? `/${target.slice(end)}` : target.slice(end);
   }
   const q = path.indexOf('?');
   const rawPath = q === -1 ? path : path.slice(0, q);

@@ -67,6 +67,12 @@ t.test('absolute-form and asterisk-form targets are split too', async (t) => {
   t.equal(seen[0]!.target, 'http://example.test/p%20q?r=1');
   t.equal(seen[0]!.pathInfo, '/p q');
   t.equal(seen[0]!.queryString, 'r=1');
+  await raw(t, port, 'GET http://example.test?only=query HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n');
+  await raw(t, port, 'GET http://example.test HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n');
+  t.equal(seen[2]!.pathInfo, '/', 'an empty path is /');
+  t.equal(seen[2]!.queryString, 'only=query', 'a query right after the authority is kept');
+  t.equal(seen[3]!.pathInfo, '/');
+  t.equal(seen[3]!.queryString, '');
   t.equal(seen[1]!.method, 'OPTIONS');
   t.equal(seen[1]!.pathInfo, '*');
 });
