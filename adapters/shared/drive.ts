@@ -27,13 +27,19 @@ export interface Committed {
 type State = 'idle' | 'started' | 'committed';
 
 /**
- * Content-Length fields that a Node listener did not set but Node would have added (a lone
- * `res.end(data)`). When an adapter layer drives such a response into *its* `res`, it drops the
- * field and replays the `end(data)`, so middleware that patched that `res` (compression calls
- * `writeHead` first, and Node then sends no length) decides as it would on a single Express
- * `res`. A server that gets the field directly just sends it, as Node would have.
+ * A body whose Content-Length field a Node listener did not set but Node would have added (a
+ * lone `res.end(data)`) names that field here. When an adapter layer drives such a response into
+ * *its* `res`, it drops the field and replays the `end(data)`, so middleware that patched that
+ * `res` (compression calls `writeHead` first, and Node then sends no length) decides as it would
+ * on a single Express `res`. A server that gets the field just sends it, as Node would have; a
+ * middleware in between that wraps the body hides the mark, and the length stays declared.
  */
-export const IMPLICIT_LENGTH = new WeakSet<Header>();
+export const IMPLICIT_LENGTH = Symbol('hatchway.implicitLength');
+
+/** A body that may carry {@link IMPLICIT_LENGTH}. */
+export interface MarkedBody {
+  [IMPLICIT_LENGTH]?: Header | undefined;
+}
 
 /** A `startResponse` that records, with the runner's rules (SPEC §3). */
 export class Recorder {
@@ -107,17 +113,19 @@ export async function driveBody(body: unknown, recorder: Recorder, environ: Envi
     }
     if (failure !== undefined) environ.errors.write(failure instanceof Error ? (failure.stack ?? failure.message) : String(failure));
   };
+  let implicit: Header | undefined;
   const commit = (chunks: Chunk[], complete: boolean, next: () => Promise<Chunk | undefined>): Committed => {
     if (recorder.state === 'idle') throw new HatchwayError('ERR_HATCHWAY_NO_START_RESPONSE');
     recorder.state = 'committed';
     let headers = recorder.headers;
-    if (complete) headers = headers.filter((h) => !IMPLICIT_LENGTH.has(h));
+    if (complete && implicit !== undefined) headers = headers.filter((h) => h !== implicit);
     return { status: recorder.status, reason: recorder.reason, headers, chunks, complete, next, close };
   };
   /** True when the response carries an implicit length that `chunks` already fill. */
   const filledImplicitLength = (chunks: Chunk[]): boolean => {
-    const pair = recorder.headers.find((h) => IMPLICIT_LENGTH.has(h));
-    return pair !== undefined && Number(pair[1]) === totalLength(chunks);
+    implicit = (body as MarkedBody)[IMPLICIT_LENGTH];
+    if (implicit !== undefined && !recorder.headers.includes(implicit)) implicit = undefined;
+    return implicit !== undefined && Number(implicit[1]) === totalLength(chunks);
   };
   try {
     if (Array.isArray(body)) {

@@ -18,15 +18,21 @@
  *   bookkeeping (HEAD and 204/304 drop the body, `end(data)` computes Content-Length) — and
  *   queues it for the hatchway body; its callbacks run when the runner has taken the chunk, so
  *   `'finish'`, `write()` callbacks and `writableFinished` keep their Node meaning.
- * - `res.finished`, `res.writableNeedDrain` and `res.writableLength` are accessors over the
- *   queue, so `write()` returns `false` past the high-water mark and `'drain'` follows.
+ * - `res._finish` is how Node's end() tells its socket the message is complete (the socket is
+ *   bound to the response as `assignSocket()` binds it): the body ends there.
+ * - The socket's `writableLength` is the queue, so `write()` returns `false` past the
+ *   high-water mark, `res.writableNeedDrain` is Node's own, and Node's `_flush()` emits
+ *   `'drain'` when the runner has taken everything.
  * - `res._writeRaw` drops interim (1xx) responses: 100-continue is the server's business
  *   (it answers on the first read of the body).
+ *
+ * The hooks are plain data properties holding shared functions (defining accessors per
+ * instance cost microseconds per request).
  */
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http';
 import { isHopByHop } from '../../src/index.ts';
 import type { Body, Chunk, Environ, Header, HeaderList, StartResponse } from '../../src/index.ts';
-import { IMPLICIT_LENGTH } from './drive.ts';
+import { IMPLICIT_LENGTH, type MarkedBody } from './drive.ts';
 import { AdapterError } from './errors.ts';
 import { environAfter, requestFor, snapshotRequest, type IncomingInternals, type Snapshot } from './request.ts';
 import { GatewaySocket } from './socket.ts';
@@ -50,6 +56,25 @@ interface OutgoingInternals {
 type Callback = (err?: Error | null) => void;
 
 const storeHeader = (ServerResponse.prototype as unknown as OutgoingInternals)._storeHeader;
+
+/** Where a hooked response keeps its exchange. */
+const kExchange = Symbol('hatchway.exchange');
+interface Hooked {
+  [kExchange]: NodeExchange;
+}
+
+// The own-property hooks every response gets (see the module comment); `this` is the response.
+// Assigned in NodeExchange's static block, where they can reach its private members.
+let storeHeaderHook: OutgoingInternals['_storeHeader'];
+let sendHook: OutgoingInternals['_send'];
+let finishHook: () => void;
+
+/** Interim (1xx) responses are the server's: dropped, their callback still called. */
+function writeRawHook(_data: unknown, encoding: unknown, callback?: unknown): boolean {
+  const cb = typeof encoding === 'function' ? encoding : callback;
+  if (typeof cb === 'function') process.nextTick(cb as () => void);
+  return true;
+}
 
 interface Entry {
   chunk: Chunk | undefined;
@@ -81,8 +106,8 @@ export class NodeExchange {
   #finished = false;
   #done = false;
   #closed = false;
-  #needDrain = false;
   #started = false;
+  #implicitLength: Header | undefined = undefined;
   #socketError: unknown = undefined;
   readonly #onAbort: () => void;
 
@@ -115,64 +140,63 @@ export class NodeExchange {
     internals.useChunkedEncodingByDefault = true; // so `end(data)` gets a Content-Length on every protocol
     internals.shouldKeepAlive = true; // connection management is the server's
     (res as { socket: unknown }).socket = socket;
-    const exchange = this;
-    const hooks: Record<string, PropertyDescriptor> = {
-      _storeHeader: {
-        value: function _storeHeader(this: ServerResponse & OutgoingInternals, firstLine: string, headers: unknown): void {
-          // Node would invent a Content-Length for a lone end(data); we add it ourselves, marked
-          // as implicit, so a Connect layer around us can replay that end(data) (see drive.ts).
-          this.useChunkedEncodingByDefault = false;
-          try {
-            storeHeader.call(this, firstLine, headers);
-          } finally {
-            this.useChunkedEncodingByDefault = true;
-          }
-          this.chunkedEncoding = false; // framing is the server's
-          try {
-            exchange.#commitHead(this);
-          } catch (err) {
-            this._header = null; // nothing was recorded: the listener may try again (an error page)
-            throw err;
-          }
-        },
-      },
-      _send: {
-        value: function _send(this: ServerResponse & OutgoingInternals, data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback?: Callback | null): boolean {
-          this._headerSent = true;
-          return exchange.#enqueue(data, encoding, callback);
-        },
-      },
-      _writeRaw: {
-        value: function _writeRaw(_data: unknown, encoding: unknown, callback?: unknown): boolean {
-          const cb = typeof encoding === 'function' ? encoding : callback;
-          if (typeof cb === 'function') process.nextTick(cb as () => void);
-          return true;
-        },
-      },
-      finished: {
-        get: () => exchange.#finished,
-        set: (value: boolean) => {
-          exchange.#finished = value;
-          if (value) exchange.#wakeUp();
-        },
-      },
-      writableNeedDrain: { get: () => !res.destroyed && !exchange.#finished && exchange.#needDrain },
-      writableLength: { get: () => exchange.#queued + (exchange.#inflight?.length ?? 0) },
-    };
-    for (const [name, descriptor] of Object.entries(hooks)) Object.defineProperty(res, name, { ...descriptor, configurable: true, enumerable: false });
+    (res as unknown as Hooked)[kExchange] = this;
+    // As assignSocket() does: with the socket bound to it, Node's end() calls _finish() below.
+    (socket as unknown as { _httpMessage: unknown })._httpMessage = res;
+    socket.pending = () => this.#queued + (this.#inflight?.length ?? 0);
+    // Plain data properties holding shared functions: cheap to add, one shape for every response.
+    const hooked = res as unknown as OutgoingInternals & { _finish(): void };
+    hooked._storeHeader = storeHeaderHook;
+    hooked._send = sendHook;
+    hooked._writeRaw = writeRawHook;
+    hooked._finish = finishHook;
     return res;
+  }
+
+  static {
+    const of = (res: unknown): NodeExchange => (res as Hooked)[kExchange];
+    storeHeaderHook = function _storeHeader(this: ServerResponse & OutgoingInternals, firstLine: string, headers: unknown): void {
+      // Node would invent a Content-Length for a lone end(data); we add it ourselves, marked
+      // as implicit, so a Connect layer around us can replay that end(data) (see drive.ts).
+      this.useChunkedEncodingByDefault = false;
+      try {
+        storeHeader.call(this, firstLine, headers);
+      } finally {
+        this.useChunkedEncodingByDefault = true;
+      }
+      this.chunkedEncoding = false; // framing is the server's
+      try {
+        of(this).#commitHead(this);
+      } catch (err) {
+        this._header = null; // nothing was recorded: the listener may try again (an error page)
+        throw err;
+      }
+    };
+    sendHook = function _send(this: ServerResponse & OutgoingInternals, data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback?: Callback | null): boolean {
+      this._headerSent = true;
+      return of(this).#enqueue(data, encoding, callback);
+    };
+    finishHook = function _finish(this: ServerResponse): void {
+      const exchange = of(this);
+      exchange.#finished = true;
+      exchange.#wakeUp();
+      this.emit('prefinish');
+    };
   }
 
   /** The hatchway body: starts the handler on the first pull, then yields what it writes. */
   body(start: () => unknown): Body {
-    const iterator: AsyncIterator<Chunk> = {
-      next: () => this.#next(start),
-      return: async () => {
-        this.close();
-        return { done: true, value: undefined };
-      },
-    };
-    return { [Symbol.asyncIterator]: () => iterator, close: () => this.close() };
+    return new ExchangeBody(this, start);
+  }
+
+  /** The Content-Length field Node would have invented, if the head has one (see drive.ts). */
+  get implicitLength(): Header | undefined {
+    return this.#implicitLength;
+  }
+
+  /** The body's `next()`. */
+  pull(start: () => unknown): Promise<IteratorResult<Chunk>> {
+    return this.#next(start);
   }
 
   /** Makes the body fail with `error` (an error response before the commit, an abort after). */
@@ -204,8 +228,11 @@ export class NodeExchange {
     const req = this.req as IncomingMessage & IncomingInternals;
     if (this.#owner && !req._consuming && !req.readableEnded) {
       req.complete = true;
-      req.push(null);
-      req.resume();
+      // Only someone listening could tell the stream ended: spare the stream machinery otherwise.
+      if (req.listenerCount('end') + req.listenerCount('close') + req.listenerCount('data') + req.listenerCount('readable') > 0) {
+        req.push(null);
+        req.resume();
+      }
     }
     process.nextTick(() => this.#emitClose());
   }
@@ -261,10 +288,8 @@ export class NodeExchange {
   }
 
   #maybeDrain(): void {
-    if (this.#needDrain && this.#queued === 0) {
-      this.#needDrain = false;
-      this.res.emit('drain');
-    }
+    // Node's own _flush() clears its need-drain flag and emits 'drain' once nothing is pending.
+    if (this.#queued === 0 && this.res.writableNeedDrain) (this.res as unknown as { _flush(): void })._flush();
   }
 
   #enqueue(data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback: Callback | null | undefined): boolean {
@@ -292,9 +317,7 @@ export class NodeExchange {
     this.#queue.push({ chunk, length, callback });
     this.#queued += length;
     this.#wakeUp();
-    const ok = this.#queued < this.res.writableHighWaterMark;
-    if (!ok) this.#needDrain = true;
-    return ok;
+    return this.#queued < this.res.writableHighWaterMark;
   }
 
   /** Reads the header block Node built back into a HeaderList and records it. */
@@ -316,11 +339,13 @@ export class NodeExchange {
     }
     if (!framed && res._hasBody && !res._removedContLen && typeof res._contentLength === 'number') {
       const pair: Header = ['Content-Length', String(res._contentLength)];
-      IMPLICIT_LENGTH.add(pair);
+      this.#implicitLength = pair;
       headers.push(pair);
     }
     const reason = res.statusMessage;
-    this.#startResponse(reason ? `${res.statusCode} ${reason}` : res.statusCode, headers);
+    const status = res.statusCode;
+    // A number where the reason is Node's default: the same on the wire, and no parsing.
+    this.#startResponse(reason && reason !== STATUS_CODES[status] ? `${status} ${reason}` : status, headers);
   }
 
   #wakeUp(): void {
@@ -356,3 +381,28 @@ export class NodeExchange {
   }
 }
 
+/** The body of an exchange: its own iterator, closed through the exchange. */
+class ExchangeBody implements AsyncIterableIterator<Chunk>, MarkedBody {
+  readonly #exchange: NodeExchange;
+  readonly #start: () => unknown;
+  constructor(exchange: NodeExchange, start: () => unknown) {
+    this.#exchange = exchange;
+    this.#start = start;
+  }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+  next(): Promise<IteratorResult<Chunk>> {
+    return this.#exchange.pull(this.#start);
+  }
+  async return(): Promise<IteratorResult<Chunk>> {
+    this.#exchange.close();
+    return { done: true, value: undefined };
+  }
+  close(): void {
+    this.#exchange.close();
+  }
+  get [IMPLICIT_LENGTH](): Header | undefined {
+    return this.#exchange.implicitLength;
+  }
+}

@@ -28,9 +28,38 @@ interface RequestState {
   synced: Synced;
   /** Where `_read` pulls the body from. */
   input: BodyReader;
+  /** A read from `input` is under way. */
+  reading: boolean;
 }
 
-const requests = new WeakMap<IncomingMessage, RequestState>();
+/** `req._read`, shared by every request we build: pulls one chunk from the request's input. */
+function readBody(this: IncomingMessage & IncomingInternals): void {
+  // As IncomingMessage's own _read: from now on the stream reads ahead by itself.
+  this._consuming = true;
+  this._readableState.readingMore = false;
+  const state = (this as Stateful)[kState]!;
+  if (state.reading) return;
+  state.reading = true;
+  state.input.read().then(
+    (chunk) => {
+      state.reading = false;
+      if (chunk === null) {
+        this.complete = true;
+        this.push(null);
+      } else {
+        this.push(chunk);
+      }
+    },
+    (err: unknown) => {
+      state.reading = false;
+      this.destroy(err instanceof Error ? err : new Error(String(err)));
+    },
+  );
+}
+
+/** Where a request object we built keeps its state (a symbol property: cheaper than a WeakMap). */
+const kState = Symbol('hatchway.requestState');
+type Stateful = IncomingMessage & { [kState]?: RequestState };
 
 function pick(environ: Environ): Synced {
   const { method, target, scriptName, pathInfo, queryString, headers, input } = environ;
@@ -65,15 +94,15 @@ const VERSIONS = { 'HTTP/1.0': [1, 0], 'HTTP/1.1': [1, 1], 'HTTP/2': [2, 0] } as
 export function requestFor(environ: Environ, socket: GatewaySocket, options: { originalUrl?: boolean } = {}): { req: IncomingMessage; owner: boolean } {
   const shared = adoptRequest(environ);
   if (shared !== undefined) return { req: shared, owner: false };
-  const state: RequestState = { requestId: environ.requestId, synced: pick(environ), input: environ.input };
-  const req = buildRequest(environ, socket, state);
-  requests.set(req, state);
+  const state: RequestState = { requestId: environ.requestId, synced: pick(environ), input: environ.input, reading: false };
+  const req = buildRequest(environ, socket);
+  (req as Stateful)[kState] = state;
   // As Connect and Express do on entry: middleware (morgan, routers) reads the URL the client sent.
   if (options.originalUrl) (req as IncomingMessage & { originalUrl?: string }).originalUrl = environ.target[0] === '/' ? environ.target : req.url;
   return { req, owner: true };
 }
 
-function buildRequest(environ: Environ, socket: GatewaySocket, state: RequestState): IncomingMessage {
+function buildRequest(environ: Environ, socket: GatewaySocket): IncomingMessage {
   const req = new IncomingMessage(socket as unknown as Socket);
   const internals = req as unknown as IncomingInternals;
   const [major, minor] = VERSIONS[environ.protocol];
@@ -86,29 +115,7 @@ function buildRequest(environ: Environ, socket: GatewaySocket, state: RequestSta
   const raw = rawHeadersFor(environ);
   internals._addHeaderLines(raw, raw.length);
 
-  let reading = false;
-  internals._read = function read(this: IncomingMessage & IncomingInternals): void {
-    // As IncomingMessage's own _read: from now on the stream reads ahead by itself.
-    this._consuming = true;
-    this._readableState.readingMore = false;
-    if (reading) return;
-    reading = true;
-    state.input.read().then(
-      (chunk) => {
-        reading = false;
-        if (chunk === null) {
-          this.complete = true;
-          this.push(null);
-        } else {
-          this.push(chunk);
-        }
-      },
-      (err: unknown) => {
-        reading = false;
-        this.destroy(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  };
+  internals._read = readBody;
   return req;
 }
 
@@ -118,7 +125,7 @@ function buildRequest(environ: Environ, socket: GatewaySocket, state: RequestSta
  */
 export function adoptRequest(environ: Environ): IncomingMessage | undefined {
   const shared = environ[CONNECT_REQ];
-  const state = shared instanceof IncomingMessage ? requests.get(shared) : undefined;
+  const state = shared instanceof IncomingMessage ? (shared as Stateful)[kState] : undefined;
   if (state === undefined || state.requestId !== environ.requestId) return undefined;
   syncRequest(shared as IncomingMessage, state, environ);
   return shared as IncomingMessage;
@@ -151,7 +158,7 @@ export function environAfter(req: IncomingMessage, environ: Environ, snapshot: S
   if (internals._consuming || req.readableLength > 0 || req.readableEnded || req.readableFlowing !== null) {
     inner.input = new StreamBodyReader(req, undefined);
   }
-  const state = requests.get(req);
+  const state = (req as Stateful)[kState];
   if (state !== undefined) state.synced = pick(inner);
   return inner;
 }

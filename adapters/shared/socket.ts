@@ -23,6 +23,8 @@ export class GatewaySocket extends Duplex {
   readonly localPort: number;
   /** Present (and `true`) only for TLS, like `tls.TLSSocket#encrypted`. */
   declare readonly encrypted?: true;
+  /** Bytes the response has written that the server has not taken yet (`writableLength`). */
+  pending: () => number = () => 0;
 
   constructor(environ: Environ) {
     super({ allowHalfOpen: true });
@@ -67,3 +69,12 @@ export class GatewaySocket extends Duplex {
     return this;
   }
 }
+
+// What the response has queued counts as the socket's unwritten bytes, as on a real socket: Node's
+// `res.writableLength` and its end() (which waits for pending data before 'finish') read it.
+Object.defineProperty(GatewaySocket.prototype, 'writableLength', {
+  configurable: true,
+  get(this: GatewaySocket): number {
+    return this.pending();
+  },
+});
