@@ -10,7 +10,7 @@
  * - a stream whose request has not fully arrived within `requestTimeout` gets a 408, or an
  *   RST_STREAM (CANCEL) when its response has started.
  */
-import { constants, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { constants, type ServerHttp2Session } from 'node:http2';
 import createError from 'http-errors';
 import type { H2Sink } from './http2-sink.ts';
 
@@ -21,8 +21,10 @@ export interface SessionInfo {
   readonly remotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
-  /** Counts the stream as open until it closes, and applies the request timeout to it. */
-  watchStream(stream: ServerHttp2Stream, sink: H2Sink): void;
+  /** Counts the request's stream as open, and applies the request timeout to it. */
+  opened(sink: H2Sink): void;
+  /** The request's stream closed. */
+  closed(sink: H2Sink): void;
 }
 
 /** The time limits the watch enforces, in ms (0 = none). */
@@ -41,7 +43,8 @@ class Watched implements SessionInfo {
   readonly remotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
-  readonly streams = new Map<ServerHttp2Stream, { sink: H2Sink; openedAt: number }>();
+  /** Open streams, by their sink, and when each opened. */
+  readonly streams = new Map<H2Sink, number>();
   idleSince = Date.now();
   /** Bytes read when the session was last seen idle and quiet; -1: take it at the next sweep. */
   bytesMark = -1;
@@ -63,18 +66,19 @@ class Watched implements SessionInfo {
     return this.session.socket?.bytesRead ?? 0;
   }
 
-  watchStream(stream: ServerHttp2Stream, sink: H2Sink): void {
-    this.streams.set(stream, { sink, openedAt: Date.now() });
+  opened(sink: H2Sink): void {
+    this.streams.set(sink, Date.now());
     this.receivingSince = 0;
-    stream.once('close', () => {
-      this.streams.delete(stream);
-      if (this.streams.size === 0) {
-        this.idleSince = Date.now();
-        // Frames that trail a response (WINDOW_UPDATE, RST_STREAM) are not a new request.
-        this.bytesMark = -1;
-        this.receivingSince = 0;
-      }
-    });
+  }
+
+  closed(sink: H2Sink): void {
+    this.streams.delete(sink);
+    if (this.streams.size === 0) {
+      this.idleSince = Date.now();
+      // Frames that trail a response (WINDOW_UPDATE, RST_STREAM) are not a new request.
+      this.bytesMark = -1;
+      this.receivingSince = 0;
+    }
   }
 }
 
@@ -163,11 +167,12 @@ export class SessionWatch {
         continue;
       }
       if (requestTimeout <= 0) continue;
-      for (const [stream, s] of w.streams) {
-        if (now - s.openedAt < requestTimeout || stream.destroyed || stream.closed) continue;
+      for (const [sink, openedAt] of w.streams) {
+        const stream = sink.stream;
+        if (now - openedAt < requestTimeout || stream.destroyed || stream.closed) continue;
         // Only a request still arriving is late; a slow app is not the client's fault.
         if (stream.endAfterHeaders || stream.state.remoteClose) continue;
-        s.sink.giveUp(createError(408, 'request not received in time', { code: 'ERR_HATCHWAY_REQUEST_TIMEOUT' }));
+        sink.giveUp(createError(408, 'request not received in time', { code: 'ERR_HATCHWAY_REQUEST_TIMEOUT' }));
       }
     }
   }

@@ -45,6 +45,11 @@ export class H2Sink implements EscapeCapableSink {
     return this.#replaced || this.#stream.destroyed || this.#stream.closed;
   }
 
+  /** The stream this sink answers on. */
+  get stream(): ServerHttp2Stream {
+    return this.#stream;
+  }
+
   /** True once the response was handed over whole (end, or the whole file sent). */
   get done(): boolean {
     return this.#done;

@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import createError from 'http-errors';
 import { run } from '../gateway/run.ts';
 import { formatError } from '../gateway/error-response.ts';
-import { installEscapes } from '../escapes/install.ts';
+import { installEscapes, type Installed } from '../escapes/install.ts';
 import { isWebSocketH2 } from '../protocol/websocket.ts';
 import type { App, Environ } from '../gateway/types.ts';
 import { splitRequestHead, type H2RequestHead } from '../protocol/http2-headers.ts';
@@ -125,7 +125,14 @@ export class H2FrontEnd {
     }
     const controller = new AbortController();
     const sink = new H2Sink(stream, this.#ctx.log);
-    info.watchStream(stream, sink);
+    let escapes: Installed | undefined;
+    info.opened(sink);
+    // One 'close' listener does all the per-request bookkeeping: it runs for every request.
+    stream.on('close', () => {
+      info.closed(sink);
+      escapes?.registry.release();
+      if (!sink.done || stream.rstCode !== constants.NGHTTP2_NO_ERROR) controller.abort();
+    });
     let environ: Environ;
     try {
       environ = this.#environ(stream, head, info, sink, controller.signal);
@@ -136,14 +143,10 @@ export class H2FrontEnd {
     const ctx = this.#ctx;
     ctx.extend?.(sink, stream, environ);
     const features = environ.features;
-    const escapes = installEscapes(environ, sink, {
+    escapes = installEscapes(environ, sink, {
       protocol: 'HTTP/2',
       eligible: { websocket: features.websocket, trailers: true, push: features.push },
       earlyHints: features.earlyHints,
-    });
-    stream.once('close', () => {
-      escapes.registry.release();
-      if (!sink.done || stream.rstCode !== constants.NGHTTP2_NO_ERROR) controller.abort();
     });
     try {
       const done = run(ctx.app, environ, escapes.sink);
