@@ -41,6 +41,11 @@ export function errorResponse(err: unknown): ErrorResponse {
 
 /** Formats an error for the error stream: its stack, or its string form. */
 export function formatError(err: unknown): string {
-  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+  if (err instanceof Error) {
+    const text = err.stack ?? `${err.name}: ${err.message}`;
+    // The stable code first, so log lines can be searched by it.
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? `[${code}] ${text}` : text;
+  }
   return `non-error thrown: ${String(err)}`;
 }

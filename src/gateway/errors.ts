@@ -8,9 +8,9 @@
  */
 
 const table = {
-  ERR_HATCHWAY_INVALID_STATUS: 'invalid status %s: a three-digit code from 200 to 599, optionally followed by a space and a reason phrase without CR or LF',
+  ERR_HATCHWAY_INVALID_STATUS: 'invalid status %s: a three-digit code from 200 to 599, optionally followed by a space and a reason phrase of visible Latin-1 characters, spaces and tabs',
   ERR_HATCHWAY_INVALID_HEADER_NAME: 'invalid header name %s: header names are RFC 9110 tokens',
-  ERR_HATCHWAY_INVALID_HEADER_VALUE: 'invalid value for header %s: header values may not contain CR, LF or NUL',
+  ERR_HATCHWAY_INVALID_HEADER_VALUE: 'invalid value for header %s: header values are visible Latin-1 characters, spaces and tabs (no CR, LF, NUL or other controls, nothing above U+00FF)',
   ERR_HATCHWAY_HOP_BY_HOP_HEADER: 'header %s is hop-by-hop: the server manages it, an app may not set it',
   ERR_HATCHWAY_INVALID_HEADERS: 'headers must be an array of [name, value] string pairs',
   ERR_HATCHWAY_START_RESPONSE_TWICE: 'startResponse called twice without excInfo: pass excInfo to replace a response after an error',
@@ -19,7 +19,6 @@ const table = {
   ERR_HATCHWAY_INVALID_CHUNK: 'the body yielded %s: chunks are strings or Uint8Arrays',
   ERR_HATCHWAY_CONTENT_LENGTH_MISMATCH: 'the body sent %s bytes but Content-Length said %s',
   ERR_HATCHWAY_BODY_TOO_LARGE: 'request body larger than %s bytes',
-  ERR_HATCHWAY_BODY_CONSUMED: 'the request body was already read',
   ERR_HATCHWAY_INVALID_MODULE: 'could not find an app in %s: export a default app or name one with module#export',
   ERR_HATCHWAY_INVALID_OPTION: 'invalid option %s',
   ERR_HATCHWAY_TOO_MANY_ESCAPES: 'more than %s escape registrations on one request',

@@ -8,10 +8,13 @@ import type { HeaderList } from '../gateway/types.ts';
 
 // RFC 9110 §5.6.2 token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// RFC 9110 §5.5: no CR, LF or NUL anywhere in a value (obs-fold is not produced).
-const BAD_VALUE = /[\r\n\0]/;
+// RFC 9110 §5.5: field-value is VCHAR, obs-text (0x80-0xFF), SP and HTAB. Anything else —
+// CR, LF, NUL, other controls, DEL, or a character above U+00FF that has no single byte on
+// the wire — is refused here, on every protocol, before a front-end could send it.
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]/;
 const DIGITS = /^\d{1,15}$/;
-const STATUS = /^([1-9]\d\d)(?: ([^\r\n\0]*))?$/;
+// RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
+const STATUS = /^([1-9]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
 
 /**
  * Connection-specific fields (RFC 9110 §7.6.1, RFC 9113 §8.2.2): the server owns them.
@@ -63,7 +66,7 @@ export function isToken(name: string): boolean {
   return TOKEN.test(name);
 }
 
-/** True for a field value with no CR, LF or NUL. */
+/** True for a field value RFC 9110 §5.5 allows (no controls but HTAB, nothing above U+00FF). */
 export function isSafeValue(value: string): boolean {
   return !BAD_VALUE.test(value);
 }
@@ -79,7 +82,8 @@ export function isHopByHop(name: string): boolean {
  * token body must reach the escape sink, which refuses any other 2xx (SPEC §7.5).
  */
 export function bodyForbidden(method: string, status: number): boolean {
-  return method === 'HEAD' || status === 204 || status === 304;
+  // RFC 9110 §15.3.6: a 205 has no content either.
+  return method === 'HEAD' || status === 204 || status === 205 || status === 304;
 }
 
 /** RFC 9110 §9.3.6: a 2xx to CONNECT turns the connection (or stream) into a tunnel. */
