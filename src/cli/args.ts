@@ -14,13 +14,20 @@ interface OptionSpec {
 export const SERVE_OPTIONS: Record<string, OptionSpec> = {
   host: { type: 'string', value: 'HOST', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)' },
   port: { type: 'string', short: 'p', value: 'PORT', help: 'port to listen on (default 8000; 0 picks a free port)' },
-  'tls-cert': { type: 'string', value: 'FILE', help: 'PEM certificate: serve HTTPS (needs --tls-key)' },
+  'tls-cert': { type: 'string', value: 'FILE', help: 'PEM certificate: TLS on the port too, h2 or http/1.1 by ALPN (needs --tls-key)' },
   'tls-key': { type: 'string', value: 'FILE', help: 'PEM private key for --tls-cert' },
   'keep-alive-timeout': { type: 'string', value: 'MS', help: 'close idle keep-alive connections after MS (default 5000)' },
   'headers-timeout': { type: 'string', value: 'MS', help: 'time a client has to send request headers (default 30000)' },
   'request-timeout': { type: 'string', value: 'MS', help: 'time a client has to send a whole request (default 300000; 0 = none)' },
   'max-header-size': { type: 'string', value: 'BYTES', help: 'largest request header block; larger gets 431 (default 16384)' },
   'graceful-timeout': { type: 'string', value: 'MS', help: 'on SIGINT/SIGTERM, wait up to MS for requests in flight (default 30000)' },
+  'no-cleartext': { type: 'boolean', help: 'with --tls-cert: refuse cleartext HTTP/1.1 and h2c on the port' },
+  'preface-timeout': { type: 'string', value: 'MS', help: 'a connection must show its protocol within MS (default 10000)' },
+  'max-concurrent-streams': { type: 'string', value: 'N', help: 'HTTP/2 streams open at once per connection (default 100)' },
+  'session-idle-timeout': { type: 'string', value: 'MS', help: 'GOAWAY to an HTTP/2 connection idle for MS (default 60000; 0 = never)' },
+  'max-session-memory': { type: 'string', value: 'MB', help: 'memory nghttp2 may hold per HTTP/2 connection (default 10)' },
+  'no-websocket-over-http2': { type: 'boolean', help: 'do not advertise RFC 8441 (websockets then use HTTP/1.1)' },
+  'ws-max-payload': { type: 'string', value: 'BYTES', help: 'largest websocket message; larger closes with 1009 (default 4194304)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
 
@@ -64,6 +71,7 @@ export function parseCommand(argv: string[]): Command {
   if (!target) throw new TypeError("'hatchway serve' needs a module: hatchway serve app.ts");
   if (rest.length) throw new TypeError(`unexpected argument '${rest[0]}'`);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new TypeError('--tls-cert and --tls-key go together');
+  if (values['no-cleartext'] && !values['tls-cert']) throw new TypeError('--no-cleartext needs --tls-cert and --tls-key: the port would accept nothing');
   return { command: 'serve', target, values };
 }
 

@@ -54,6 +54,13 @@ export async function main(argv: string[]): Promise<number> {
       requestTimeout: intOption(v, 'request-timeout'),
       maxHeaderSize: intOption(v, 'max-header-size'),
       gracefulTimeout: intOption(v, 'graceful-timeout'),
+      cleartext: v['no-cleartext'] ? false : undefined,
+      prefaceTimeout: intOption(v, 'preface-timeout'),
+      maxConcurrentStreams: intOption(v, 'max-concurrent-streams'),
+      sessionIdleTimeout: intOption(v, 'session-idle-timeout'),
+      maxSessionMemory: intOption(v, 'max-session-memory'),
+      websocketOverHttp2: v['no-websocket-over-http2'] ? false : undefined,
+      websocket: v['ws-max-payload'] === undefined ? undefined : { maxPayload: intOption(v, 'ws-max-payload') },
     });
     await server.listen();
   } catch (err) {
