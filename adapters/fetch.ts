@@ -32,7 +32,7 @@ export type FetchHandler = (request: Request, environ: Environ) => Response | Pr
 const NO_BODY = new Set(['GET', 'HEAD']);
 
 /** The `Request` for an environ: URL below the mount point, headers in order, body streamed from `environ.input`. */
-export function requestFromEnviron(environ: Environ): Request {
+function requestFromEnviron(environ: Environ): Request {
   let path = relativeUrl(environ);
   if (path[0] !== '/') path = '/'; // asterisk- and authority-form have no fetch equivalent
   const host = environ.authority || `${environ.localAddress.includes(':') ? `[${environ.localAddress}]` : environ.localAddress}:${environ.localPort}`;
@@ -184,7 +184,7 @@ export function toFetch(app: App, options: ToFetchOptions = {}): (request: Reque
 }
 
 /** The environ for a fetch `Request`. */
-export function environFromRequest(request: Request, errors: ErrorStream): Environ {
+function environFromRequest(request: Request, errors: ErrorStream): Environ {
   const url = request.url;
   const parsed = new URL(url);
   const authorityEnd = url.indexOf('/', url.indexOf('//') + 2);

@@ -4,7 +4,7 @@
  * - {@link fromKoa} runs an `async (ctx, next)` middleware (koa-bodyparser, @koa/router's
  *   `routes()`, koa-compress, a Koa error handler…) inside a hatchway pipeline. The `ctx` is
  *   built by the real `koa` package (`app.createContext(req, res)`) over the same Node request
- *   and response objects {@link fromNodeListener} gives a listener, and Koa's own `respond()`
+ *   and response objects `fromNodeListener` gives a listener, and Koa's own `respond()`
  *   writes the response — so `ctx` is exactly Koa's. `await next()` runs the inner app and
  *   puts its response on `ctx` (status, headers, `ctx.body` as a stream), where the middleware
  *   can read and change it after `next()` returns, as with any downstream Koa middleware.
