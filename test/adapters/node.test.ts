@@ -64,7 +64,6 @@ t.test('plain listeners answer the same natively and through hatchway', async (t
       name: 'HEAD drops the body',
       method: 'HEAD',
       path: '/end',
-      todo: 'the runner adds Content-Length: 0 to a HEAD response whose body it saw end empty (src/gateway/run.ts implicitLength); Node sends none',
     },
     { name: 'writeHead with a flat array: order, duplicates, reason', path: '/array-head' },
     { name: 'setHeader/appendHeader/write/end', path: '/progressive' },
