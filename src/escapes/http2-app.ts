@@ -83,6 +83,8 @@ export type Http2App = (stream: Http2AppStream, environ: Environ) => void | Prom
 /** What the `hatchway.http2` extension registers. */
 export interface Http2Registration extends BaseRegistration {
   handler: Http2App;
+  /** The environ the handler sees (the one the app saw); default: the server's. */
+  environ?: Environ;
   /** Answers instead when the token did not survive the middleware (default: the emulation). */
   fallback?: App;
 }
@@ -114,7 +116,7 @@ export function upgradeTo(handler: Http2App, options: UpgradeToOptions = {}): Ap
   return (environ, startResponse) => {
     const register = environ[HTTP2_KEY] as Http2Extension | undefined;
     if (typeof register !== 'function') return emulated(environ, startResponse);
-    const token = register({ handler, fallback: emulated });
+    const token = register({ handler, fallback: emulated, environ });
     startResponse(200, [[CONTROL_HEADER, `http2 ${token}`]]);
     return [token];
   };

@@ -278,7 +278,8 @@ export class EscapeSink implements ResponseSink {
         if (claim!.kind === 'trailers') return void this.#streamTrailers(registration as TrailersRegistration, true);
         if (claim!.kind === 'http2') {
           const headers = this.#headers.filter(([name]) => !BODY_HEADERS.has(name.toLowerCase()));
-          this.#inner.http2!(registration as Http2Registration, headers, this.#ctx.environ);
+          const reg = registration as Http2Registration;
+          this.#inner.http2!(reg, headers, reg.environ ?? this.#ctx.environ);
           this.#release();
           return;
         }

@@ -13,7 +13,10 @@ export const WEBSOCKET_KEY = 'hatchway.websocket';
 
 /** What an app registers. */
 export interface WebSocketRegistration extends BaseRegistration {
-  /** Runs with the open socket. An `'error'` listener is already attached. */
+  /**
+   * Runs with the open socket and the environ the app saw when it registered (through
+   * {@link acceptWebSocket}). An `'error'` listener is already attached.
+   */
   onSocket(ws: WebSocket, environ: Environ): void;
   /** Picks a subprotocol from those the client offered (`Sec-WebSocket-Protocol`); none if it returns false. */
   protocol?: (offered: ReadonlySet<string>, environ: Environ) => string | false | undefined;
@@ -53,7 +56,13 @@ export const upgradeRequired: App = (_environ, startResponse) => {
 export function acceptWebSocket(environ: Environ, startResponse: StartResponse, registration: WebSocketRegistration): Body {
   const register = environ[WEBSOCKET_KEY] as WebSocketExtension | undefined;
   if (typeof register !== 'function') return (registration.fallback ?? upgradeRequired)(environ, startResponse);
-  const token = register(registration);
+  // The callbacks see the environ the app saw (with whatever middleware added: a user, a
+  // session), not the one the server built.
+  const token = register({
+    ...registration,
+    onSocket: (ws) => registration.onSocket(ws, environ),
+    protocol: registration.protocol && ((offered) => registration.protocol!(offered, environ)),
+  });
   startResponse(200, [
     [CONTROL_HEADER, `websocket ${token}`],
     ['cache-control', 'no-store'],
