@@ -14,6 +14,7 @@ interface OptionSpec {
 export const SERVE_OPTIONS: Record<string, OptionSpec> = {
   host: { type: 'string', value: 'HOST', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)' },
   port: { type: 'string', short: 'p', value: 'PORT', help: 'port to listen on (default 8000; 0 picks a free port)' },
+  workers: { type: 'string', short: 'w', value: 'N', help: 'worker processes sharing the port (default 1: no workers, one process)' },
   'tls-cert': { type: 'string', value: 'FILE', help: 'PEM certificate: TLS on the port too, h2 or http/1.1 by ALPN (needs --tls-key)' },
   'tls-key': { type: 'string', value: 'FILE', help: 'PEM private key for --tls-cert' },
   'keep-alive-timeout': { type: 'string', value: 'MS', help: 'close idle keep-alive connections after MS (default 5000)' },

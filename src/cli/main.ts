@@ -9,6 +9,7 @@ import { HatchwayError } from '../gateway/errors.ts';
 import type { App } from '../gateway/types.ts';
 import { Server } from '../server/server.ts';
 import { USAGE, intOption, parseCommand } from './args.ts';
+import { isWorker, runPrimary } from './workers.ts';
 
 /** Loads the app named by `module[#export]`, relative to `cwd`. */
 export async function loadApp(spec: string, cwd = process.cwd()): Promise<App> {
@@ -42,6 +43,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const v = cmd.values;
+  const workers = intOption(v, 'workers') ?? 1;
+  const worker = isWorker();
+  if (workers > 1 && !worker) return runPrimary(workers, cmd.target!, intOption(v, 'graceful-timeout') ?? 30_000);
   let server: Server;
   try {
     const app = await loadApp(cmd.target!);
@@ -67,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`hatchway: ${(err as Error).message}\n`);
     return 1;
   }
-  process.stdout.write(`hatchway: serving ${cmd.target} on ${server.url}\n`);
+  if (!worker) process.stdout.write(`hatchway: serving ${cmd.target} on ${server.url}\n`);
   return new Promise((done) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
@@ -78,10 +82,10 @@ export async function main(argv: string[]): Promise<number> {
         return;
       }
       stopping = true;
-      process.stdout.write(`hatchway: ${signal}, finishing ${server.inFlight} request(s) in flight\n`);
+      if (!worker) process.stdout.write(`hatchway: ${signal}, finishing ${server.inFlight} request(s) in flight\n`);
       server.close().then(
         () => {
-          process.stdout.write('hatchway: stopped\n');
+          if (!worker) process.stdout.write('hatchway: stopped\n');
           done(0);
         },
         (err: unknown) => {
@@ -90,7 +94,9 @@ export async function main(argv: string[]): Promise<number> {
         },
       );
     };
-    process.on('SIGINT', stop);
+    // A worker stops when its primary says so (SIGTERM); the terminal's Ctrl-C reaches the
+    // whole process group, and the primary turns it into exactly one SIGTERM per worker.
+    process.on('SIGINT', worker ? () => {} : stop);
     process.on('SIGTERM', stop);
   });
 }
