@@ -7,8 +7,9 @@
  * - a session with no open stream for `sessionIdleTimeout` gets GOAWAY, whatever it sends;
  * - a session with no open stream that has been receiving bytes for `headersTimeout`
  *   without completing a request header block (slowloris, RFC 9113 §10.5) is closed;
- * - a stream whose request has not fully arrived within `requestTimeout` gets a 408, or an
- *   RST_STREAM (CANCEL) when its response has started.
+ * - a stream whose request has not fully arrived within `requestTimeout`, while the app still
+ *   waits for it (nothing committed), gets a 408. Once a response has begun the stream is the
+ *   app's: gRPC bidirectional streams and RFC 8441 websockets keep their request side open.
  */
 import { constants, type ServerHttp2Session } from 'node:http2';
 import createError from 'http-errors';
@@ -170,8 +171,9 @@ export class SessionWatch {
       for (const [sink, openedAt] of w.streams) {
         const stream = sink.stream;
         if (now - openedAt < requestTimeout || stream.destroyed || stream.closed) continue;
-        // Only a request still arriving is late; a slow app is not the client's fault.
-        if (stream.endAfterHeaders || stream.state.remoteClose) continue;
+        // Only a request still arriving is late; a slow app is not the client's fault, and a
+        // response under way means the app took the exchange on as a stream.
+        if (sink.committed || stream.endAfterHeaders || stream.state.remoteClose) continue;
         sink.giveUp(createError(408, 'request not received in time', { code: 'ERR_HATCHWAY_REQUEST_TIMEOUT' }));
       }
     }

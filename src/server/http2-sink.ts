@@ -178,16 +178,12 @@ export class H2Sink implements EscapeCapableSink {
   }
 
   /**
-   * The server gives up on the request (a timeout): an error response if nothing was
-   * committed yet, else a reset. The runner then sees the sink closed.
+   * The server gives up on a request it is still waiting for (a timeout): an error response
+   * goes out in place of the app's, and the runner then sees the sink closed.
    */
   giveUp(err: unknown): void {
-    if (this.closed) return;
+    if (this.closed || this.committed) return;
     this.#gaveUp = true;
-    if (this.committed) {
-      this.abort();
-      return;
-    }
     this.#replaced = true;
     respondWithError(this.#stream, err);
   }

@@ -352,3 +352,31 @@ t.test('a request body cut by RST_STREAM is an error for the app, not a short bo
   for (let i = 0; i < 100 && outcome === undefined; i++) await sleep(10);
   t.equal(outcome, 'ERR_HATCHWAY_BODY_ABORTED');
 });
+
+t.test('a stream whose response has begun outlives requestTimeout with its request side open', async (t) => {
+  const { url } = await start(
+    t,
+    (environ, startResponse) => {
+      startResponse(200, [['content-type', 'text/plain']]);
+      // A bidirectional stream (gRPC style): echo the request body as it arrives.
+      return (async function* () {
+        yield 'open\n';
+        for await (const chunk of environ.input) yield chunk;
+      })();
+    },
+    { requestTimeout: 200, headersTimeout: 200 },
+  );
+  const s = await session(t, url);
+  const req = s.request({ ':path': '/', ':method': 'POST' }, { endStream: false });
+  req.on('error', () => {});
+  let received = '';
+  req.setEncoding('utf8');
+  req.on('data', (d: string) => (received += d));
+  req.write('ping 1\n');
+  await sleep(600);
+  req.write('ping 2\n');
+  req.end();
+  await new Promise((resolve) => req.once('close', resolve));
+  t.equal(received, 'open\nping 1\nping 2\n');
+  t.equal(req.rstCode, constants.NGHTTP2_NO_ERROR);
+});
