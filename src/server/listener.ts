@@ -152,6 +152,8 @@ export class Listener {
       }
       if (kind === 'h2') this.#options.http2(socket);
       else {
+        // As http.Server accepts its sockets: node:http decides what a client's FIN means.
+        socket.allowHalfOpen = true;
         this.#options.http1(socket);
         // node:http attaches its 'data' listener but leaves an explicitly paused socket paused.
         socket.resume();
