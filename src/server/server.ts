@@ -245,6 +245,11 @@ export class Server {
     http.closeIdleConnections();
     // node:http2's server.close() would wait for live sessions forever: GOAWAY them instead.
     this.#h2.close();
+    // Websockets get a close frame (1001 going away) and a moment to answer it — now, not
+    // after the requests in flight: one over HTTP/2 (RFC 8441) is a stream in flight, and would
+    // hold close() for the whole gracefulTimeout.
+    const websocketTimeout = Math.min(1_000, this.options.gracefulTimeout ?? 30_000);
+    const websocketsClosed = this.#websockets?.closeAll(websocketTimeout);
     if (this.#inFlight.size > 0) {
       const idle = new Promise<void>((resolve) => {
         this.#idle = resolve;
@@ -258,8 +263,9 @@ export class Server {
     }
     // Stops node:http's connection-tracking timer as well as closing idle connections.
     http.close();
-    // Websockets get a close frame (1001 going away) and a moment to answer it.
-    await this.#websockets?.closeAll(Math.min(1_000, this.options.gracefulTimeout ?? 30_000));
+    await websocketsClosed;
+    // Those a request in flight upgraded meanwhile.
+    await this.#websockets?.closeAll(websocketTimeout);
     // Whatever is still open (stuck requests and streams, upgraded sockets) is cut off:
     // closeAllConnections() would skip upgraded sockets, so the listener's own list is used.
     this.#h2.destroy();

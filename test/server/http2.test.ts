@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { associate, fileBody, sendWithTrailers, type App, type Environ } from '../../src/index.ts';
+import { websocket } from '../../src/escapes/websocket.ts';
 import { sleep } from '../fixtures/clients.ts';
 import { exchange, h2peer, session } from '../fixtures/h2.ts';
 import { start } from '../fixtures/server.ts';
@@ -379,4 +380,24 @@ t.test('a stream whose response has begun outlives requestTimeout with its reque
   await new Promise((resolve) => req.once('close', resolve));
   t.equal(received, 'open\nping 1\nping 2\n');
   t.equal(req.rstCode, constants.NGHTTP2_NO_ERROR);
+});
+
+t.test('close() sends a websocket over HTTP/2 its 1001 at once instead of waiting out gracefulTimeout', async (t) => {
+  const { url, server } = await start(t, websocket({ onSocket: (ws) => ws.on('message', (m) => ws.send(m)) }), { gracefulTimeout: 20_000 });
+  const s = await session(t, url);
+  await new Promise((resolve) => (s.remoteSettings.enableConnectProtocol ? resolve(undefined) : s.once('remoteSettings', resolve)));
+  const req = s.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/chat', 'sec-websocket-version': '13' }, { endStream: false });
+  req.on('error', () => {});
+  const status = await new Promise((resolve) => req.once('response', (h) => resolve(h[':status'])));
+  t.equal(status, 200, 'RFC 8441: the websocket is open');
+  const frames: Buffer[] = [];
+  req.on('data', (d: Buffer) => frames.push(d));
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([server.close().then(() => 'closed'), new Promise((r) => (timer = setTimeout(() => r('stuck'), 10_000)))]);
+  clearTimeout(timer);
+  t.equal(outcome, 'closed');
+  const bytes = Buffer.concat(frames);
+  // RFC 6455 §5.5.1: a close frame (0x88) whose payload starts with the code 1001.
+  t.equal(bytes[0], 0x88, 'a close frame');
+  t.equal(bytes.readUInt16BE(2), 1001, 'going away');
 });
