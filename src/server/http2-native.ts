@@ -121,7 +121,8 @@ export function runNative(handler: Http2App, stream: ServerHttp2Stream, ctx: Nat
       () => {
         if (!stream.destroyed && !stream.writableEnded) {
           ctx.environ.errors.write('an HTTP/2 handler returned without ending its stream: reset');
-          stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+          // destroy(), not close(code): close() on an open response ends it (END_STREAM) first.
+          stream.destroy(new Error('HTTP/2 handler did not end its stream'));
         }
       },
       (err: unknown) => {
@@ -130,7 +131,7 @@ export function runNative(handler: Http2App, stream: ServerHttp2Stream, ctx: Nat
         if (!appStream.headersSent) {
           stream.respond({ ':status': 500, 'content-type': 'text/plain; charset=utf-8' });
           stream.end('Internal Server Error\n');
-        } else stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+        } else stream.destroy(err instanceof Error ? err : new Error('HTTP/2 handler failed')); // RST_STREAM, not END_STREAM
       },
     );
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { associate, fileBody, sendWithTrailers, type App, type Environ } from '../../src/index.ts';
 import { websocket } from '../../src/escapes/websocket.ts';
+import { upgradeTo } from '../../src/escapes/http2-app.ts';
 import { sleep } from '../fixtures/clients.ts';
 import { exchange, h2peer, session } from '../fixtures/h2.ts';
 import { start } from '../fixtures/server.ts';
@@ -400,4 +401,20 @@ t.test('close() sends a websocket over HTTP/2 its 1001 at once instead of waitin
   // RFC 6455 §5.5.1: a close frame (0x88) whose payload starts with the code 1001.
   t.equal(bytes[0], 0x88, 'a close frame');
   t.equal(bytes.readUInt16BE(2), 1001, 'going away');
+});
+
+t.test('an upgradeTo handler that fails after responding gets RST_STREAM, not a clean end', async (t) => {
+  const { port } = await start(
+    t,
+    upgradeTo(async (stream) => {
+      stream.respond(200, [['content-type', 'text/plain']]);
+      stream.write('partial');
+      await sleep(10);
+      throw new Error('handler failed');
+    }),
+  );
+  const report = await h2peer(t, port, 'get', ['/']);
+  const events = report.events as { event: string; error_code?: number; stream_ended?: boolean }[];
+  t.match(events.at(-1), { event: 'StreamReset', error_code: constants.NGHTTP2_INTERNAL_ERROR });
+  t.notOk(events.some((e) => e.stream_ended), 'no END_STREAM');
 });
