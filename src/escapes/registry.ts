@@ -40,6 +40,9 @@ export interface Entry<R extends BaseRegistration = BaseRegistration> {
 
 let live = 0;
 
+const NONE: Entry[] = [];
+Object.freeze(NONE);
+
 /** Registrations not yet released, across every request of this process (for tests and metrics). */
 export function liveRegistrations(): number {
   return live;
@@ -52,7 +55,8 @@ export function isTokenShaped(value: string): boolean {
 
 /** A request's registry. */
 export class EscapeRegistry {
-  readonly #entries: Entry[] = [];
+  // Most requests register nothing: share one empty list until the first registration.
+  #entries: Entry[] = NONE;
   readonly #max: number;
   readonly #report: (err: unknown) => void;
   #released = false;
@@ -84,6 +88,7 @@ export class EscapeRegistry {
     if (this.#entries.length >= this.#max) throw new HatchwayError('ERR_HATCHWAY_TOO_MANY_ESCAPES', this.#max);
     if (registration === null || typeof registration !== 'object') throw new HatchwayError('ERR_HATCHWAY_INVALID_REGISTRATION', kind);
     const token = TOKEN_PREFIX + randomBytes(18).toString('base64url');
+    if (this.#entries === NONE) this.#entries = [];
     this.#entries.push({ kind, token, registration: registration as BaseRegistration, used: false });
     live++;
     return token;

@@ -69,10 +69,11 @@ export class EscapeSink implements ResponseSink {
   #hold = HOLD_NONE;
   #status = 0;
   #reason: string | undefined;
-  #headers: HeaderList = [];
+  #headers: HeaderList = NO_HEADERS;
   #length: number | undefined;
   #trailers = false;
-  #chunks: Chunk[] = [];
+  // Held chunks, only while holding: the common pass-through allocates nothing here.
+  #chunks: Chunk[] = NO_CHUNKS;
   #held = 0;
   #claim: Claim | undefined;
   #encoded = false;
@@ -133,6 +134,7 @@ export class EscapeSink implements ResponseSink {
   write(chunk: Chunk): boolean {
     if (this.#detached) return true;
     if (this.#hold === HOLD_NONE) return this.#forward(chunk);
+    if (this.#chunks === NO_CHUNKS) this.#chunks = [];
     this.#chunks.push(chunk);
     this.#held += chunkLength(chunk);
     // Tokens are 28 bytes: past that, the body cannot be a token.
@@ -152,6 +154,7 @@ export class EscapeSink implements ResponseSink {
       return;
     }
     if (chunk !== undefined) {
+      if (this.#chunks === NO_CHUNKS) this.#chunks = [];
       this.#chunks.push(chunk);
       this.#held += chunkLength(chunk);
     }
@@ -267,7 +270,7 @@ export class EscapeSink implements ResponseSink {
       case 'middleware':
         this.#commit();
         for (const chunk of this.#chunks) this.#forward(chunk);
-        this.#chunks = [];
+        this.#chunks = NO_CHUNKS;
         if (ended && !this.#detached) this.#inner.end();
         return;
       case 'release':
@@ -361,7 +364,7 @@ export class EscapeSink implements ResponseSink {
 
   /** Runs the registration's fallback app in place of the response. */
   #fallback(kind: EscapeKind, registration: unknown): void {
-    this.#chunks = [];
+    this.#chunks = NO_CHUNKS;
     if (this.#depth > 0) {
       // A fallback whose own token did not survive: nothing more to fall back to.
       this.#send(errorResponse(new Error('escape fallback failed')));
@@ -426,6 +429,9 @@ export class EscapeSink implements ResponseSink {
     this.#ctx.registry.release();
   }
 }
+
+const NO_CHUNKS: Chunk[] = Object.freeze([]) as unknown as Chunk[];
+const NO_HEADERS: HeaderList = Object.freeze([]) as unknown as HeaderList;
 
 // Headers that describe a body: meaningless on a 101.
 const BODY_HEADERS = new Set(['content-type', 'content-length', 'content-encoding', 'cache-control', 'etag', 'last-modified']);
