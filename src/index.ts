@@ -34,6 +34,7 @@ export type {
 } from './gateway/types.ts';
 export { compose, asyncApp } from './gateway/compose.ts';
 export { FileBody, fileBody, onBodyClose, closeBody, toBytes, type FileBodyOptions } from './gateway/body.ts';
+export { PullBodyReader } from './gateway/body-reader.ts';
 export { HatchwayError, type ErrorCode } from './gateway/errors.ts';
 export { run, type ResponseSink } from './gateway/run.ts';
 export { errorResponse } from './gateway/error-response.ts';

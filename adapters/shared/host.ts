@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { pipeline } from 'node:stream/promises';
 import type { Chunk, Environ, ErrorStream, FileBody, HeaderList, Protocol, ResponseSink } from '../../src/index.ts';
-import { StreamBodyReader } from '../../src/server/index.ts';
+import { StreamBodyReader, whenDrained } from '../../src/server/index.ts';
 import { mergeHeaders, replaceHeaders } from './headers.ts';
 import { decodePath, splitRaw } from './url.ts';
 
@@ -210,17 +210,8 @@ export class HostSink implements ResponseSink {
   }
 
   drained(): Promise<void> {
-    const res = this.#res as ServerResponse;
-    if (this.detached || this.closed || !res.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
+    if (this.detached || this.closed) return Promise.resolve();
+    return whenDrained(this.#res as ServerResponse);
   }
 
   end(chunk?: Chunk): void {

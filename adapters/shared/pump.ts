@@ -9,19 +9,11 @@ import { bodyForbidden } from '../../src/index.ts';
 import type { App, Chunk, Environ } from '../../src/index.ts';
 import { drive, totalLength, type Committed } from './drive.ts';
 import { mergeHeaders } from './headers.ts';
+import { whenDrained } from '../../src/server/index.ts';
 
 /** Resolves when `res` can take more data, or is gone. */
 export function drainOrClose(res: ServerResponse): Promise<void> {
-  if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
+  return whenDrained(res);
 }
 
 /** Writes a committed response into `res`; rejects if the body fails after its commit. */

@@ -5,16 +5,11 @@
  */
 import createError from 'http-errors';
 import type { Readable } from 'node:stream';
-import type { BodyReader } from '../gateway/types.ts';
+import { PullBodyReader } from '../gateway/body-reader.ts';
 
-const EMPTY = new Uint8Array(0);
-
-export class StreamBodyReader implements BodyReader {
-  readonly length: number | undefined;
+export class StreamBodyReader extends PullBodyReader {
   #stream: Readable;
   #onFirstRead: (() => void) | undefined;
-  #remaining: number;
-  #leftover: Uint8Array | null = null;
   #ended = false;
   #error: Error | null = null;
   // Every read waiting for data: reads that overlap (an app racing two reads) must all wake.
@@ -31,9 +26,8 @@ export class StreamBodyReader implements BodyReader {
    *   app then sees as an aborted body rather than a short one.
    */
   constructor(stream: Readable, length: number | undefined, onFirstRead?: () => void, complete?: () => boolean) {
+    super(length);
     this.#stream = stream;
-    this.length = length;
-    this.#remaining = length ?? Infinity;
     this.#onFirstRead = onFirstRead;
     this.#complete = complete;
     if (length === 0) this.#ended = true;
@@ -58,7 +52,7 @@ export class StreamBodyReader implements BodyReader {
       wake();
     });
     stream.on('close', () => {
-      if (!this.#ended && this.#remaining > 0) {
+      if (!this.#ended && this.remaining > 0) {
         this.#error ??= createError(400, 'request body ended early: the client went away', { code: 'ERR_HATCHWAY_BODY_ABORTED' });
       }
       wake();
@@ -70,10 +64,10 @@ export class StreamBodyReader implements BodyReader {
     }
   }
 
-  async #pull(): Promise<Uint8Array | null> {
+  protected async pull(): Promise<Uint8Array | null> {
     if (!this.#listening) this.#listen();
     for (;;) {
-      if (this.#ended && this.#remaining !== Infinity && this.#remaining > 0 && this.length !== undefined) {
+      if (this.#ended && this.remaining !== Infinity && this.remaining > 0 && this.length !== undefined) {
         if (this.#stream.readableLength === 0) {
           this.#error ??= createError(400, 'request body shorter than its Content-Length', { code: 'ERR_HATCHWAY_BODY_ABORTED' });
         }
@@ -93,43 +87,6 @@ export class StreamBodyReader implements BodyReader {
     }
   }
 
-  async read(max?: number): Promise<Uint8Array | null> {
-    if (this.#remaining <= 0) return null;
-    let chunk = this.#leftover;
-    this.#leftover = null;
-    if (chunk === null) chunk = await this.#pull();
-    if (chunk === null) {
-      this.#remaining = 0;
-      return null;
-    }
-    // Simulated end-of-stream at the declared length: never hand the app more.
-    if (chunk.byteLength > this.#remaining) chunk = chunk.subarray(0, this.#remaining);
-    if (max !== undefined && max >= 0 && chunk.byteLength > max) {
-      this.#leftover = chunk.subarray(max);
-      chunk = chunk.subarray(0, max);
-    }
-    this.#remaining -= chunk.byteLength;
-    return chunk;
-  }
-
-  async bytes(limit = Infinity): Promise<Uint8Array> {
-    if (this.length !== undefined && this.length > limit) throw tooLarge(limit);
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    for (let chunk = await this.read(); chunk !== null; chunk = await this.read()) {
-      total += chunk.byteLength;
-      if (total > limit) throw tooLarge(limit);
-      parts.push(chunk);
-    }
-    if (parts.length === 0) return EMPTY;
-    if (parts.length === 1) return parts[0]!;
-    return Buffer.concat(parts, total);
-  }
-
-  async text(limit?: number): Promise<string> {
-    return new TextDecoder().decode(await this.bytes(limit));
-  }
-
   /**
    * Gives up on the rest of the body: further reads end, and what the client still sends
    * flows away unread. The front-end calls it when the response is done but the app stopped
@@ -137,8 +94,7 @@ export class StreamBodyReader implements BodyReader {
    * drains only bodies that nobody started to read.
    */
   discard(): void {
-    this.#remaining = 0;
-    this.#leftover = null;
+    this.stop();
     const stream = this.#stream;
     if (this.#onReadable !== null) {
       stream.off('readable', this.#onReadable);
@@ -150,12 +106,4 @@ export class StreamBodyReader implements BodyReader {
       if (!stream.destroyed && !stream.readableEnded) stream.resume();
     });
   }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    for (let chunk = await this.read(); chunk !== null; chunk = await this.read()) yield chunk;
-  }
-}
-
-function tooLarge(limit: number) {
-  return createError(413, `request body larger than ${limit} bytes`, { code: 'ERR_HATCHWAY_BODY_TOO_LARGE' });
 }

@@ -19,6 +19,7 @@ import type { WebSocketRegistration } from '../escapes/websocket.ts';
 import type { WebSocketEngine } from './websocket.ts';
 import type { App, Chunk, Environ, ErrorStream, HeaderList, Protocol } from '../gateway/types.ts';
 import { StreamBodyReader } from './body-reader.ts';
+import { whenDrained } from './drain.ts';
 import { RequestErrors, splitTarget, type LogFn } from './environ.ts';
 
 // scheme "://" [ userinfo "@" ] authority — the authority ends at the path, query or fragment.
@@ -232,17 +233,7 @@ export class H1Sink implements ResponseSink, EscapeCapableSink {
   }
 
   drained(): Promise<void> {
-    const res = this.#res;
-    if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
+    return whenDrained(this.#res);
   }
 
   end(chunk?: Chunk, trailers?: HeaderList): void {

@@ -11,6 +11,7 @@ import { validateHeaders } from '../protocol/headers.ts';
 import { validateTrailers } from '../protocol/trailers.ts';
 import { preloadLink } from '../escapes/push.ts';
 import type { Http2App, Http2AppStream, Http2Settings, RespondOptions } from '../escapes/http2-app.ts';
+import { whenDrained } from './drain.ts';
 
 /** Turns a header list into node:http2's object form (repeated names become arrays). */
 export function toHeaderObject(list: HeaderList, into: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
@@ -78,16 +79,7 @@ export function nativeStream(stream: ServerHttp2Stream, ctx: NativeContext): Htt
       return stream.write(chunk);
     },
     drained() {
-      if (stream.destroyed || !stream.writableNeedDrain) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        const done = () => {
-          stream.off('drain', done);
-          stream.off('close', done);
-          resolve();
-        };
-        stream.on('drain', done);
-        stream.on('close', done);
-      });
+      return whenDrained(stream);
     },
     end(chunk?: Chunk, trailers?: HeaderList) {
       if (stream.destroyed || stream.writableEnded) return;

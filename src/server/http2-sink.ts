@@ -13,6 +13,7 @@ import type { EscapeCapableSink } from '../escapes/sink.ts';
 import type { Chunk, HeaderList } from '../gateway/types.ts';
 import { responseHead, trailerFields } from '../protocol/http2-headers.ts';
 import type { LogFn } from './environ.ts';
+import { whenDrained } from './drain.ts';
 
 const { NGHTTP2_INTERNAL_ERROR } = constants;
 
@@ -118,17 +119,7 @@ export class H2Sink implements EscapeCapableSink {
   }
 
   drained(): Promise<void> {
-    const stream = this.#stream;
-    if (this.closed || !stream.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        stream.off('drain', done);
-        stream.off('close', done);
-        resolve();
-      };
-      stream.on('drain', done);
-      stream.on('close', done);
-    });
+    return this.closed ? Promise.resolve() : whenDrained(this.#stream);
   }
 
   end(chunk?: Chunk, trailers?: HeaderList): void {

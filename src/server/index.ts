@@ -12,3 +12,4 @@
  */
 export { Server, serve, type ServerOptions } from './server.ts';
 export { StreamBodyReader } from './body-reader.ts';
+export { whenDrained } from './drain.ts';
