@@ -16,8 +16,10 @@ export function runPrimary(workers: number, target: string, gracefulTimeout: num
     let announced = false;
     const deaths: number[] = [];
     const fork = (): Worker => cluster.fork({ HATCHWAY_WORKER: '1' });
+    let listening = 0;
     cluster.on('listening', (_worker, address) => {
-      if (announced) return;
+      // Announce once every worker of the first generation takes connections.
+      if (announced || ++listening < workers) return;
       announced = true;
       const host = address.addressType === 6 ? `[${address.address}]` : address.address;
       process.stdout.write(`hatchway: serving ${target} on http://${host}:${address.port} with ${workers} workers (primary ${process.pid})\n`);

@@ -68,7 +68,7 @@ t.test('workers share the port, a dead one is replaced, SIGTERM stops them all w
   const replaced = await until(async () => {
     const p = await pid(port!).catch(() => undefined);
     return p !== undefined && !pids.has(p) ? p : undefined;
-  });
+  }, 40_000);
   t.ok(replaced, 'a new worker answers after one died');
   t.match(err, new RegExp(`worker ${victim} died`));
 
