@@ -71,7 +71,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`hatchway: ${(err as Error).message}\n`);
     return 1;
   }
-  if (!worker) process.stdout.write(`hatchway: serving ${cmd.target} on ${server.url}\n`);
+  if (!worker) {
+    // With TLS the port also takes cleartext (h2c, HTTP/1.1) unless --no-cleartext: say so.
+    const also = server.options.tls && server.options.cleartext !== false ? ` and ${server.url.replace('https:', 'http:')} (one port: TLS h2/http1.1, cleartext h2c/http1.1)` : '';
+    process.stdout.write(`hatchway: serving ${cmd.target} on ${server.url}${also}\n`);
+  }
   return new Promise((done) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
