@@ -11,6 +11,19 @@ import { Server } from '../server/server.ts';
 import { USAGE, intOption, parseCommand } from './args.ts';
 import { isWorker, runPrimary } from './workers.ts';
 
+/** hatchway's version, from the package.json above this file (src/cli or dist/src/cli). */
+function packageVersion(): string {
+  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'hatchway' && pkg.version) return pkg.version;
+    } catch {
+      // not here: look one level up
+    }
+  }
+  return 'unknown';
+}
+
 /** Loads the app named by `module[#export]`, relative to `cwd`. */
 export async function loadApp(spec: string, cwd = process.cwd()): Promise<App> {
   const hash = spec.lastIndexOf('#');
@@ -38,8 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd.command === 'version') {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(`hatchway ${pkg.version}\n`);
+    process.stdout.write(`hatchway ${packageVersion()}\n`);
     return 0;
   }
   const v = cmd.values;
