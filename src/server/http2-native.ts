@@ -96,7 +96,12 @@ export function nativeStream(stream: ServerHttp2Stream, ctx: NativeContext): Htt
       return pushed === undefined ? undefined : nativeStream(pushed, { ...ctx, extraHeaders: [] });
     },
     close(code: number = constants.NGHTTP2_CANCEL) {
-      if (!stream.destroyed) stream.close(code);
+      if (stream.destroyed) return;
+      // node:http2's close(code) ends an open response first (an empty DATA with END_STREAM),
+      // so a cut-off response would look complete. destroy() sends only the RST_STREAM; its
+      // code is then INTERNAL_ERROR, the one node:http2 lets us choose without ending first.
+      if (code === constants.NGHTTP2_NO_ERROR || stream.writableEnded) stream.close(code);
+      else stream.destroy(new Error(`the HTTP/2 handler reset its stream (code ${code})`));
     },
   };
 }

@@ -63,7 +63,13 @@ export class H2WebSocketSocket extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.#stream.destroyed) this.#stream.close(error ? constants.NGHTTP2_INTERNAL_ERROR : constants.NGHTTP2_NO_ERROR);
+    const stream = this.#stream;
+    if (!stream.destroyed) {
+      // An error resets the stream without END_STREAM first (close(code) would end it, and the
+      // peer would take a broken websocket for a clean end); a normal end closes it.
+      if (error) stream.destroy(error);
+      else stream.close(constants.NGHTTP2_NO_ERROR);
+    }
     callback(error);
   }
 

@@ -128,3 +128,28 @@ t.test('the same gRPC handler answers curl over HTTP/1.1 through the emulated st
   const without = await exec('bash', ['-c', script.replace("-H 'TE: trailers' ", '') + ' -o /dev/null -w "%{http_code}"']);
   t.equal(without.stdout, '400', 'without TE: trailers, a clear 400 rather than a call with no status');
 });
+
+t.test("a handler's close() mid-response resets the stream without ending it first", async (t) => {
+  const { connect, constants } = await import('node:http2');
+  const { upgradeTo } = await import('../../src/index.ts');
+  const app = upgradeTo(async (stream) => {
+    stream.respond(200, [['content-type', 'text/plain']]);
+    stream.write('partial');
+    await new Promise((r) => setTimeout(r, 20));
+    stream.close(constants.NGHTTP2_CANCEL);
+  });
+  const { url } = await start(t, app);
+  const client = connect(url);
+  client.on('error', () => {});
+  t.teardown(() => client.close());
+  const req = client.request({ ':path': '/' });
+  req.on('error', () => {});
+  let ended = false;
+  let body = '';
+  req.on('data', (d: Buffer) => (body += String(d)));
+  req.on('end', () => (ended = true));
+  await new Promise((resolve) => req.on('close', resolve));
+  t.equal(body, 'partial');
+  t.notOk(ended, 'no END_STREAM: the truncated response does not look complete');
+  t.not(req.rstCode, constants.NGHTTP2_NO_ERROR, 'RST_STREAM with an error code');
+});
