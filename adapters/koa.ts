@@ -19,7 +19,8 @@ import { Readable } from 'node:stream';
 import Koa from 'koa';
 import { bodyForbidden } from '../src/index.ts';
 import type { App, Body, Chunk, Environ, Middleware, StartResponse } from '../src/index.ts';
-import { Recorder, drive, driveBody, type Committed } from './shared/drive.ts';
+import { drive, driveBody, type Committed } from './shared/drive.ts';
+import { ResponseState } from '../src/index.ts';
 import { AdapterError } from './shared/errors.ts';
 import { NodeExchange } from './shared/exchange.ts';
 import { adoptRequest, environAfter, snapshotRequest, type Snapshot } from './shared/request.ts';
@@ -71,7 +72,7 @@ const roundTripped = new WeakSet<Koa.Context>();
 function nextFor(ctx: Koa.Context, inner: App, innerEnviron: () => Environ): () => Promise<void> {
   return async () => {
     const environ = innerEnviron();
-    const recorder = new Recorder();
+    const recorder = new ResponseState();
     const body = inner(environ, recorder.startResponse);
     const shortcut = body !== null && typeof body === 'object' ? direct.get(body) : undefined;
     if (shortcut !== undefined && shortcut.ctx === ctx) {

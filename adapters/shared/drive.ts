@@ -5,7 +5,7 @@
  * `next()`, a Koa `next()`, a fetch handler) need the response as values before they can
  * translate it; until the commit an error is still an ordinary exception the host can handle.
  */
-import { HatchwayError, parseStatus, validateHeaders } from '../../src/index.ts';
+import { HatchwayError, ResponseState, chunkLength, isBody } from '../../src/index.ts';
 import type { App, Body, Chunk, Environ, Header, HeaderList, StartResponse, Status } from '../../src/index.ts';
 
 /** An app's response at its commit point. */
@@ -24,7 +24,6 @@ export interface Committed {
   close(): void;
 }
 
-type State = 'idle' | 'started' | 'committed';
 
 /**
  * A body whose Content-Length field a Node listener did not set but Node would have added (a
@@ -41,53 +40,17 @@ export interface MarkedBody {
   [IMPLICIT_LENGTH]?: Header | undefined;
 }
 
-/** A `startResponse` that records, with the runner's rules (SPEC §3). */
-export class Recorder {
-  state: State = 'idle';
-  status = 0;
-  reason: string | undefined = undefined;
-  headers: HeaderList = [];
-  readonly startResponse: StartResponse = (status: Status, headers: HeaderList, excInfo?: unknown): void => {
-    const replace = excInfo !== undefined && excInfo !== null;
-    if (this.state === 'committed' && replace) throw excInfo;
-    if (this.state !== 'idle' && !replace) throw new HatchwayError('ERR_HATCHWAY_START_RESPONSE_TWICE');
-    const parsed = parseStatus(status);
-    validateHeaders(headers, parsed.code);
-    this.status = parsed.code;
-    this.reason = parsed.reason;
-    this.headers = headers;
-    this.state = 'started';
-  };
-}
-
-/** True for a value an app may return as a body. */
-function isBody(value: unknown): value is Body {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    (typeof (value as Iterable<Chunk>)[Symbol.iterator] === 'function' || typeof (value as AsyncIterable<Chunk>)[Symbol.asyncIterator] === 'function') &&
-    typeof (value as PromiseLike<unknown>).then !== 'function'
-  );
-}
-
-/** The byte length of a chunk; throws `ERR_HATCHWAY_INVALID_CHUNK` for anything else. */
-export function chunkLength(chunk: unknown): number {
-  if (typeof chunk === 'string') return Buffer.byteLength(chunk);
-  if (chunk instanceof Uint8Array) return chunk.byteLength;
-  throw new HatchwayError('ERR_HATCHWAY_INVALID_CHUNK', chunk);
-}
-
 /**
  * Calls `app` and pulls its body to the commit point. Rejects (after closing the body) with
  * whatever the app threw before committing; the caller owns `close()` after that.
  */
 export async function drive(app: App, environ: Environ): Promise<Committed> {
-  const recorder = new Recorder();
+  const recorder = new ResponseState();
   return driveBody(app(environ, recorder.startResponse), recorder, environ);
 }
 
 /** {@link drive} for an app already called with `recorder.startResponse`. */
-export async function driveBody(body: unknown, recorder: Recorder, environ: Environ): Promise<Committed> {
+export async function driveBody(body: unknown, recorder: ResponseState, environ: Environ): Promise<Committed> {
   if (!isBody(body)) throw new HatchwayError('ERR_HATCHWAY_INVALID_BODY', body);
   let closed = false;
   let iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined;
@@ -115,8 +78,7 @@ export async function driveBody(body: unknown, recorder: Recorder, environ: Envi
   };
   let implicit: Header | undefined;
   const commit = (chunks: Chunk[], complete: boolean, next: () => Promise<Chunk | undefined>): Committed => {
-    if (recorder.state === 'idle') throw new HatchwayError('ERR_HATCHWAY_NO_START_RESPONSE');
-    recorder.state = 'committed';
+    recorder.commit();
     let headers = recorder.headers;
     if (complete && implicit !== undefined) headers = headers.filter((h) => h !== implicit);
     return { status: recorder.status, reason: recorder.reason, headers, chunks, complete, next, close };

@@ -5,7 +5,7 @@
  * is aborted as usual.
  */
 import type { App, Body, Chunk } from '../../src/index.ts';
-import { chunkLength } from './drive.ts';
+import { chunkLength } from '../../src/index.ts';
 
 /**
  * Wraps `app` so that an error before its commit point goes to `handOff(err)` instead of
