@@ -240,15 +240,19 @@ export class EscapeSink implements ResponseSink {
     } else if (hold === HOLD_EXPECT) {
       situation = text === claim!.token && !this.#encoded ? this.#eligibility(claim!) : 'body-altered';
     } else {
-      // No control header: is the body a pending body token all the same?
-      const entry = text === undefined ? undefined : this.#ctx.registry.unused().find((e) => e.token === text && BODY_KINDS.has(e.kind));
+      // No control header: is the body a pending body token all the same? (Compared in
+      // constant time, like every token comparison.)
+      let entry: Entry | undefined;
+      if (text !== undefined) for (const kind of BODY_KINDS) entry ??= this.#ctx.registry.match(kind, text);
       if (entry !== undefined) {
         entry.used = true;
         claim = { kind: entry.kind, entry, token: entry.token };
         situation = 'header-dropped';
       } else situation = 'replaced';
     }
-    const outcome = claim === undefined ? 'middleware' : degrade(claim.kind, this.#ctx.protocol, situation);
+    // With no registration involved the table has nothing to say: the middleware's response
+    // goes out, unless there is nobody left to send it to.
+    const outcome = claim === undefined ? (situation === 'client-gone' ? 'release' : 'middleware') : degrade(claim.kind, this.#ctx.protocol, situation);
     this.#execute(outcome, claim, ended);
   }
 
