@@ -107,6 +107,8 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
   let authority = '';
   let contentLength: string | undefined;
   let te: string | undefined;
+  let chunked = false;
+  // One walk over rawHeaders: touching req.headers would make node:http build its own object too.
   for (let i = 0, j = 0; i < raw.length; i += 2, j++) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
@@ -114,6 +116,7 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
     if (name === 'host') authority ||= value;
     else if (name === 'content-length') contentLength = value;
     else if (name === 'te') te = te === undefined ? value : `${te}, ${value}`;
+    else if (name === 'transfer-encoding') chunked = true;
   }
   const method = req.method!;
   const target = req.url!;
@@ -123,7 +126,6 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
   if (absolute !== null) authority = absolute[1]!;
   const socket = req.socket;
   const requestId = ctx.nextId();
-  const chunked = req.headers['transfer-encoding'] !== undefined;
   const length = chunked ? undefined : contentLength === undefined ? 0 : Number(contentLength);
   const protocol: Protocol = req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
   return {
