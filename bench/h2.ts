@@ -10,7 +10,8 @@
  * (from /proc, so less sensitive to whatever else the machine runs), and hatchway's ratios to
  * bare node:http2.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { median, startServer } from './lib.ts';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -29,18 +30,9 @@ const streams = Number(values.streams);
 
 // hatchway's bench server listens on one port for every protocol: h2c needs nothing more.
 const sides = [
-  { name: 'node:http2', file: './servers/node-http2.ts' },
-  { name: 'hatchway', file: './servers/hatchway.ts' },
+  { name: 'node:http2', file: 'node-http2' },
+  { name: 'hatchway', file: 'hatchway' },
 ];
-
-async function startServer(file: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(new URL(file, import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { port: number }) => resolve(m.port));
-    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
-  });
-  return { child, port };
-}
 
 /** CPU seconds (user + system) a process has used so far, or NaN where /proc is missing. */
 function cpuSeconds(pid: number): number {
@@ -75,7 +67,6 @@ function h2load(port: number, duration: number): Promise<Run> {
   });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const servers = await Promise.all(sides.map((s) => startServer(s.file)));
 const results = sides.map(() => [] as number[]);

@@ -9,7 +9,7 @@
  * Prints requests/s per contender (median of rounds) and the ratio to bare node:http, as a
  * Markdown table for docs/BENCHMARKS.md.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { median, startServer, type Contender } from './lib.ts';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 
@@ -29,24 +29,14 @@ const pipelining = Number(values.pipelining);
 
 const contenders = ['node-http', 'hatchway', 'express', 'fastify'].filter((name) => !values.only || values.only.split(',').includes(name));
 
-async function startServer(name: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(new URL(`./servers/${name}.ts`, import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { port: number }) => resolve(m.port));
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
-  });
-  return { child, port };
-}
-
 async function measure(port: number, duration: number): Promise<number> {
   const result = await autocannon({ url: `http://127.0.0.1:${port}/`, connections, pipelining, duration });
   if (result.errors || result.non2xx) throw new Error(`errors: ${result.errors}, non-2xx: ${result.non2xx}`);
   return result.requests.average;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const servers = new Map<string, { child: ChildProcess; port: number }>();
+const servers = new Map<string, Contender>();
 for (const name of contenders) servers.set(name, await startServer(name));
 const results = new Map<string, number[]>(contenders.map((n) => [n, []]));
 try {

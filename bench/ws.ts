@@ -9,7 +9,7 @@
  * clients: this is where hatchway adds its pipeline), and echo messages/s over
  * `--connections` open sockets (after the handshake the socket is ws's own).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { median, startServer, type Contender } from './lib.ts';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 
@@ -23,15 +23,6 @@ const { values } = parseArgs({
   },
 });
 const rounds = Number(values.rounds);
-
-async function startServer(name: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(new URL(`./servers/${name}.ts`, import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { port: number }) => resolve(m.port));
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
-  });
-  return { child, port };
-}
 
 function open(port: number): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -83,9 +74,8 @@ async function echo(port: number): Promise<number> {
   return rate;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const names = ['ws-raw', 'ws-hatchway'];
-const servers = new Map<string, { child: ChildProcess; port: number }>();
+const servers = new Map<string, Contender>();
 for (const name of names) servers.set(name, await startServer(name));
 const hs = new Map<string, number[]>(names.map((n) => [n, []]));
 const msgs = new Map<string, number[]>(names.map((n) => [n, []]));
