@@ -4,7 +4,7 @@
  * mounted in Express.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import t from 'tap';
 import createError from 'http-errors';
 import bodyParser from 'body-parser';
@@ -17,7 +17,7 @@ import helmet from 'helmet';
 import morgan from 'morgan';
 import { compose, type App, type Chunk, type HeaderList, type Middleware } from '../../src/index.ts';
 import { CONNECT_REQ, fromConnect, toConnect, type ConnectErrorMiddleware, type ConnectMiddleware } from '../../adapters/connect.ts';
-import { compareAll, cookieNames, listenHatchway, listenNative, sameReply, send, until, type Case } from './side-by-side.ts';
+import { compareAll, cookieNames, listenHatchway, listenNative, sameReply, send, until, type Case, logSink } from './side-by-side.ts';
 
 interface Seen {
   body?: unknown;
@@ -26,16 +26,6 @@ interface Seen {
   session?: Record<string, unknown>;
 }
 
-function logSink(): { stream: Writable; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(chunk.toString().replace(/\[[^\]]+\]/, '[<date>]'));
-      callback();
-    },
-  });
-  return { stream, lines };
-}
 
 const rewrite: ConnectMiddleware = (req, _res, next) => {
   if (req.url === '/old') req.url = '/new?from=old';

@@ -5,7 +5,7 @@
 import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import t from 'tap';
 import bodyParser from 'body-parser';
 import compression from 'compression';
@@ -18,7 +18,7 @@ import helmet from 'helmet';
 import morgan from 'morgan';
 import serveStatic from 'serve-static';
 import { fromNodeListener } from '../../adapters/node.ts';
-import { compareAll, cookieNames, listenHatchway, listenNative, sameReply, send, until, type Case } from './side-by-side.ts';
+import { compareAll, cookieNames, listenHatchway, listenNative, sameReply, send, until, type Case, logSink } from './side-by-side.ts';
 
 type Express = typeof express5;
 
@@ -31,17 +31,6 @@ const mtime = new Date('2024-01-02T03:04:05Z');
 await utimes(join(dir, 'hello.txt'), mtime, mtime);
 await utimes(join(dir, 'index.html'), mtime, mtime);
 
-/** A log sink for morgan whose lines we can compare. */
-function logSink(): { stream: Writable; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(chunk.toString().replace(/\[[^\]]+\]/, '[<date>]'));
-      callback();
-    },
-  });
-  return { stream, lines };
-}
 
 interface AppRequest {
   itemId?: number;

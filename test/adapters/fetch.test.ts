@@ -12,7 +12,7 @@ import { etag } from 'hono/etag';
 import { stream } from 'hono/streaming';
 import type { App, Chunk, Environ } from '../../src/index.ts';
 import { FETCH_REQUEST, fromFetch, toFetch } from '../../adapters/fetch.ts';
-import { compareAll, listenHatchway, listenNative, send } from './side-by-side.ts';
+import { compareAll, listenHatchway, listenNative, send, readReleasing } from './side-by-side.ts';
 
 function honoApp(): Hono {
   const app = new Hono();
@@ -154,19 +154,7 @@ t.test('fromFetch: the response body is pulled, not buffered whole', async (t) =
       return new Response(body);
     }),
   );
-  const text = await new Promise<string>((resolve, reject) => {
-    httpRequest(`${url}/`, { agent: false }, (res) => {
-      let got = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        got += c;
-        if (got === 'first;') release();
-      });
-      res.on('end', () => resolve(got));
-    })
-      .on('error', reject)
-      .end();
-  });
+  const text = await readReleasing(`${url}/`, 'first;', release);
   t.equal(text, 'first;last', 'the first chunk reached the client while the stream was still open');
 });
 

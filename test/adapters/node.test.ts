@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { compose, type App, type Environ } from '../../src/index.ts';
 import { fromNodeListener, toNodeListener } from '../../adapters/node.ts';
-import { compareAll, listenHatchway, listenNative, send, until } from './side-by-side.ts';
+import { compareAll, listenHatchway, listenNative, send, until, readReleasing } from './side-by-side.ts';
 
 t.test('plain listeners answer the same natively and through hatchway', async (t) => {
   const listener: RequestListener = (req, res) => {
@@ -118,19 +118,7 @@ t.test('the response streams: the first chunk reaches the client before the list
     await released; // only the client can release us, after it has seen the first chunk
     res.end('last');
   }));
-  const body = await new Promise<string>((resolve, reject) => {
-    httpRequest(`${url}/`, { agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-        if (text === 'first;') release();
-      });
-      res.on('end', () => resolve(text));
-    })
-      .on('error', reject)
-      .end();
-  });
+  const body = await readReleasing(`${url}/`, 'first;', release);
   t.equal(body, 'first;last');
 });
 

@@ -4,6 +4,7 @@
  */
 import { request as httpRequest, createServer, type IncomingHttpHeaders, type RequestListener, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import type { Test } from 'tap';
 import type { App } from '../../src/index.ts';
 import { start } from '../fixtures/server.ts';
@@ -125,5 +126,38 @@ export function cookieNames(reply: Reply, masked: string[] = []): string[] {
     const eq = c.indexOf('=');
     const name = c.slice(0, eq);
     return masked.includes(name) ? `${name}=<masked>${c.slice(c.indexOf(';'))}` : c;
+  });
+}
+
+/** A log sink for morgan whose lines can be compared (the date masked). */
+export function logSink(): { stream: Writable; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(chunk.toString().replace(/\[[^\]]+\]/, '[<date>]'));
+      callback();
+    },
+  });
+  return { stream, lines };
+}
+
+/**
+ * GETs `url` and calls `release` once the text received so far equals `first`: proves a
+ * first chunk reached the client while the server still held the rest. Resolves with the
+ * whole text.
+ */
+export function readReleasing(url: string, first: string, release: () => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    httpRequest(url, { agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        if (text === first) release();
+      });
+      res.on('end', () => resolve(text));
+    })
+      .on('error', reject)
+      .end();
   });
 }
