@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { asyncApp } from '../../src/gateway/compose.ts';
 import type { App } from '../../src/gateway/types.ts';
 import { start } from '../fixtures/server.ts';
+import { bodyProbe } from '../fixtures/body-probe.ts';
 import { RawClient, request, sleep, within } from '../fixtures/clients.ts';
 
 const hello: App = (environ, startResponse) => {
@@ -103,23 +104,11 @@ t.test('a TLS handshake on the cleartext port is not answered as HTTP', async (t
 });
 
 t.test('a broken chunked request body fails the read and never crashes the server', async (t) => {
-  let code: string | undefined;
-  let settled!: () => void;
-  const done = new Promise<void>((resolve) => (settled = resolve));
-  const { port, url } = await start(t, asyncApp(async (environ, startResponse) => {
-    try {
-      await environ.input.text();
-    } catch (err) {
-      code = (err as { code?: string }).code;
-    }
-    settled();
-    startResponse(200, []);
-    return ['answered after a broken body'];
-  }));
+  const probe = bodyProbe('answered after a broken body');
+  const { port, url } = await start(t, probe.app);
   const client = await RawClient.connect(t, port);
   client.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZZ\r\n');
-  await within(done);
-  t.equal(code, 'ERR_HATCHWAY_BODY_ABORTED', 'the app sees the body fail');
+  t.equal(await within(probe.settled), 'ERR_HATCHWAY_BODY_ABORTED', 'the app sees the body fail');
   t.ok(await client.untilClosed(), 'the connection closes');
   const statuses = client.received.match(/HTTP\/1\.1 \d{3}/g) ?? [];
   t.ok(statuses.length <= 1, `at most one response on the wire (${statuses.join(', ')})`);

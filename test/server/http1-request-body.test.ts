@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { asyncApp } from '../../src/gateway/compose.ts';
 import type { App, BodyReader } from '../../src/gateway/types.ts';
 import { start } from '../fixtures/server.ts';
+import { bodyProbe } from '../fixtures/body-probe.ts';
 import { RawClient, curl, request, sleep, within } from '../fixtures/clients.ts';
 
 /** An app that runs `handler` on the body reader and answers with what it returns as JSON. */
@@ -161,25 +162,13 @@ t.test('a client that leaves mid-body makes the read fail with ERR_HATCHWAY_BODY
 });
 
 t.test('a body shorter than its Content-Length fails the read when the client half-closes', async (t) => {
-  let code: string | undefined;
-  let settled!: () => void;
-  const done = new Promise<void>((resolve) => (settled = resolve));
-  const { port } = await start(t, asyncApp(async (environ, startResponse) => {
-    try {
-      await environ.input.text();
-    } catch (err) {
-      code = (err as { code?: string }).code;
-    }
-    settled();
-    startResponse(200, []);
-    return ['x'];
-  }));
+  const probe = bodyProbe('x');
+  const { port } = await start(t, probe.app);
   const client = await RawClient.connect(t, port);
   client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nshort');
   await sleep(30);
   client.socket.end();
-  await within(done);
-  t.equal(code, 'ERR_HATCHWAY_BODY_ABORTED');
+  t.equal(await within(probe.settled), 'ERR_HATCHWAY_BODY_ABORTED');
 });
 
 t.test('a large upload through curl arrives byte for byte', async (t) => {
