@@ -12,7 +12,7 @@
  * @module
  */
 import { createReadStream } from 'node:fs';
-import { bodyForbidden, isHopByHop, run, toBytes } from '../src/index.ts';
+import { bodyForbidden, isServerManaged, run, toBytes } from '../src/index.ts';
 import type { App, Chunk, Environ, ErrorStream, FileBody, HeaderList, ResponseSink } from '../src/index.ts';
 import { AdapterError } from './shared/errors.ts';
 import { nextRequestId } from './shared/host.ts';
@@ -99,7 +99,7 @@ export function fromFetch(handler: FetchHandler): App {
       const headers: HeaderList = [];
       let hasLength = false;
       for (const [name, value] of response.headers) {
-        if (isHopByHop(name) && !(name === 'upgrade' && response.status === 426)) continue;
+        if (isServerManaged(name, response.status)) continue;
         if (name === 'content-length') hasLength = true;
         headers.push([name, value]);
       }

@@ -39,7 +39,7 @@ export { PullBodyReader } from './gateway/body-reader.ts';
 export { HatchwayError, type ErrorCode } from './gateway/errors.ts';
 export { run, type ResponseSink } from './gateway/run.ts';
 export { errorResponse } from './gateway/error-response.ts';
-export { bodyForbidden, getHeader, headerHasToken, isHopByHop, parseStatus, validateHeaders } from './protocol/headers.ts';
+export { bodyForbidden, getHeader, headerHasToken, isHopByHop, isServerManaged, parseStatus, validateHeaders } from './protocol/headers.ts';
 export {
   acceptWebSocket,
   websocket,

@@ -30,7 +30,7 @@
  * instance cost microseconds per request).
  */
 import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http';
-import { isHopByHop } from '../../src/index.ts';
+import { isServerManaged } from '../../src/index.ts';
 import type { Body, Chunk, Environ, Header, HeaderList, StartResponse } from '../../src/index.ts';
 import { IMPLICIT_LENGTH, type MarkedBody } from './drive.ts';
 import { AdapterError } from './errors.ts';
@@ -334,7 +334,7 @@ export class NodeExchange {
       const lower = name.toLowerCase();
       if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'trailer') framed = true;
       // Node writes `name: value`; values never contain CR or LF (it validated them).
-      if (!isHopByHop(name) || (res.statusCode === 426 && lower === 'upgrade')) headers.push([name, block.slice(colon + 2, end)]);
+      if (!isServerManaged(lower, res.statusCode)) headers.push([name, block.slice(colon + 2, end)]);
       start = end + 2;
     }
     if (!framed && res._hasBody && !res._removedContLen && typeof res._contentLength === 'number') {

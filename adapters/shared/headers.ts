@@ -8,7 +8,7 @@
  * `Vary` is merged (like `res.vary()`). Field names keep the case the app gave them.
  */
 import type { OutgoingMessage } from 'node:http';
-import { isHopByHop } from '../../src/index.ts';
+import { isServerManaged } from '../../src/index.ts';
 import type { HeaderList } from '../../src/index.ts';
 
 /** Groups a header list by lowercase name, in order of first appearance. */
@@ -74,7 +74,7 @@ export function headersOf(res: OutgoingMessage, status: number): HeaderList {
   const out: HeaderList = [];
   for (const name of (res as OutgoingMessage & { getRawHeaderNames(): string[] }).getRawHeaderNames()) {
     const lower = name.toLowerCase();
-    if (isHopByHop(lower) && !(lower === 'upgrade' && status === 426)) continue;
+    if (isServerManaged(lower, status)) continue;
     const value = res.getHeader(lower);
     if (value === undefined) continue;
     if (Array.isArray(value)) for (const v of value) out.push([name, String(v)]);

@@ -54,9 +54,7 @@ export function validateHeaders(headers: unknown, status: number): asserts heade
     if (!TOKEN.test(name)) throw new HatchwayError('ERR_HATCHWAY_INVALID_HEADER_NAME', name);
     if (BAD_VALUE.test(pair[1])) throw new HatchwayError('ERR_HATCHWAY_INVALID_HEADER_VALUE', name);
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) && !(lower === 'upgrade' && status === 426)) {
-      throw new HatchwayError('ERR_HATCHWAY_HOP_BY_HOP_HEADER', name);
-    }
+    if (isServerManaged(lower, status)) throw new HatchwayError('ERR_HATCHWAY_HOP_BY_HOP_HEADER', name);
     if (lower === 'content-length' && !DIGITS.test(pair[1])) throw new HatchwayError('ERR_HATCHWAY_INVALID_HEADER_VALUE', name);
   }
 }
@@ -69,6 +67,16 @@ export function isToken(name: string): boolean {
 /** True for a field value RFC 9110 §5.5 allows (no controls but HTAB, nothing above U+00FF). */
 export function isSafeValue(value: string): boolean {
   return !BAD_VALUE.test(value);
+}
+
+/**
+ * True when a response of `status` may not carry the field `name` from an app: the
+ * connection-specific fields are the server's, except `upgrade` on a 426 (RFC 9110 §15.5.22).
+ * startResponse refuses them; adapters drop them from what foreign code set.
+ */
+export function isServerManaged(name: string, status: number): boolean {
+  const lower = name.toLowerCase();
+  return HOP_BY_HOP.has(lower) && !(lower === 'upgrade' && status === 426);
 }
 
 /** True when `name` is a connection-specific field. */
