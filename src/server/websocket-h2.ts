@@ -13,10 +13,8 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { constants } from 'node:http2';
 import { Duplex } from 'node:stream';
 import type { HeaderList } from '../gateway/types.ts';
-import { isHopByHop } from '../protocol/headers.ts';
+import { responseHead } from '../protocol/http2-headers.ts';
 
-// Lines of ws's 101 that are HTTP/1.1-only (RFC 8441 §5: no Upgrade, Connection or Accept).
-const H1_ONLY = new Set(['upgrade', 'connection', 'sec-websocket-accept']);
 
 /** A Duplex over an HTTP/2 stream that turns ws's 101 into an HTTP/2 200. */
 export class H2WebSocketSocket extends Duplex {
@@ -80,18 +78,17 @@ export class H2WebSocketSocket extends Duplex {
       if (!this.#stream.headersSent && !this.#stream.destroyed) this.#stream.respond({ ':status': status }, { endStream: true });
       return;
     }
-    const headers: Record<string, string | string[]> = { ':status': '200' };
+    const fields: HeaderList = [];
     const head = block.slice(0, block.indexOf('\r\n\r\n') === -1 ? undefined : block.indexOf('\r\n\r\n'));
     for (const line of head.split('\r\n').slice(1)) {
       const colon = line.indexOf(':');
       if (colon <= 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      if (H1_ONLY.has(name) || isHopByHop(name)) continue;
-      const prev = headers[name];
-      headers[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+      const name = line.slice(0, colon).trim();
+      if (name.toLowerCase() !== 'sec-websocket-accept') fields.push([name, line.slice(colon + 1).trim()]);
     }
-    this.#stream.respond(headers);
+    // RFC 8441 §5: a 200, and no Upgrade, Connection or Sec-WebSocket-Accept; the shared HTTP/2
+    // head rules drop the connection-specific fields and lowercase the names.
+    this.#stream.respond(responseHead(200, fields, undefined));
   }
 }
 
