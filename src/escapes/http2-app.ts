@@ -196,7 +196,8 @@ class EmulatedResponse {
   #status = 0;
   #headers: HeaderList = [];
   #respondOptions: RespondOptions = {};
-  #links: HeaderList = [];
+  /** Paths `push()` asked for before the response: announced with the response (SPEC §7.7). */
+  #pushes: string[] = [];
   #trailers: ((t: HeaderList) => void) | null = null;
   #trailersPromise: Promise<HeaderList> | null = null;
   #responded: (() => void) | null = null;
@@ -229,14 +230,14 @@ class EmulatedResponse {
           // Trailers ride the trailers escape: honoured, dropped-and-reported, or a 400 if required.
           yield* sendWithTrailers(self.#environ, self.#startResponse, {
             status: self.#status,
-            headers: [...self.#headers, ...self.#links],
+            headers: self.#headers,
             body: self.#drainQueue(),
             required: self.#respondOptions.requireTrailers === true,
             trailers: () => self.#trailersPromise ?? Promise.resolve([]),
           }) as Iterable<Chunk>;
           return;
         }
-        self.#startResponse(self.#status, [...self.#headers, ...self.#links]);
+        self.#startResponse(self.#status, self.#headers);
         yield* self.#drainQueue();
       },
       close: () => {
@@ -293,7 +294,8 @@ class EmulatedResponse {
       respond(status, headers = [], options = {}) {
         if (self.#status !== 0) throw new HatchwayError('ERR_HATCHWAY_START_RESPONSE_TWICE');
         self.#status = status;
-        self.#headers = headers;
+        // Pushed paths ride the push escape: preload links (or a real push) per its degrade row.
+        self.#headers = self.#pushes.length === 0 ? headers : [...headers, ...associate(self.#environ, self.#pushes.map((path) => ({ path })), { earlyHints: false })];
         self.#respondOptions = options;
         if (options.waitForTrailers) self.#trailersPromise = new Promise((resolve) => (self.#trailers = resolve));
         if (options.endStream) self.#ended = true;
@@ -317,8 +319,8 @@ class EmulatedResponse {
         self.#notify();
       },
       async push(path) {
-        // Emulated: no push. Before the headers, the resource becomes a preload link.
-        if (self.#status === 0) self.#links.push(...associateLinks(path));
+        // Emulated: no push stream to hand back; before the headers, the path is announced.
+        if (self.#status === 0) self.#pushes.push(path);
         return undefined;
       },
       close() {
@@ -326,9 +328,4 @@ class EmulatedResponse {
       },
     };
   }
-}
-
-function associateLinks(path: string): HeaderList {
-  // No environ extension in the emulation: the preload link itself (SPEC §7.7).
-  return associate({} as Environ, [{ path }]);
 }

@@ -10,6 +10,7 @@ import { formatError } from '../gateway/error-response.ts';
 import { validateHeaders } from '../protocol/headers.ts';
 import { validateTrailers } from '../protocol/trailers.ts';
 import { preloadLink } from '../escapes/push.ts';
+import { degrade } from '../escapes/degrade.ts';
 import type { Http2App, Http2AppStream, Http2Settings, RespondOptions } from '../escapes/http2-app.ts';
 import { whenDrained } from './drain.ts';
 
@@ -88,11 +89,12 @@ export function nativeStream(stream: ServerHttp2Stream, ctx: NativeContext): Htt
       else stream.end(chunk);
     },
     async push(path: string, headers: HeaderList = []) {
-      if (!stream.pushAllowed || ctx.pushStream === undefined) {
+      const situation = stream.pushAllowed && ctx.pushStream !== undefined ? 'honoured' : 'ineligible';
+      if (degrade('push', 'HTTP/2', situation) === 'preload') {
         if (!responded) links.push(['link', preloadLink({ path })]);
         return undefined;
       }
-      const pushed = await ctx.pushStream(path, headers);
+      const pushed = await ctx.pushStream!(path, headers);
       return pushed === undefined ? undefined : nativeStream(pushed, { ...ctx, extraHeaders: [] });
     },
     close(code: number = constants.NGHTTP2_CANCEL) {
