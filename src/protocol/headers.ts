@@ -54,7 +54,7 @@ export function validateHeaders(headers: unknown, status: number): asserts heade
     if (!TOKEN.test(name)) throw new HatchwayError('ERR_HATCHWAY_INVALID_HEADER_NAME', name);
     if (BAD_VALUE.test(pair[1])) throw new HatchwayError('ERR_HATCHWAY_INVALID_HEADER_VALUE', name);
     const lower = name.toLowerCase();
-    if (isServerManaged(lower, status)) throw new HatchwayError('ERR_HATCHWAY_HOP_BY_HOP_HEADER', name);
+    if (managed(lower, status)) throw new HatchwayError('ERR_HATCHWAY_HOP_BY_HOP_HEADER', name);
     if (lower === 'content-length' && !DIGITS.test(pair[1])) throw new HatchwayError('ERR_HATCHWAY_INVALID_HEADER_VALUE', name);
   }
 }
@@ -75,7 +75,10 @@ export function isSafeValue(value: string): boolean {
  * startResponse refuses them; adapters drop them from what foreign code set.
  */
 export function isServerManaged(name: string, status: number): boolean {
-  const lower = name.toLowerCase();
+  return managed(name.toLowerCase(), status);
+}
+
+function managed(lower: string, status: number): boolean {
   return HOP_BY_HOP.has(lower) && !(lower === 'upgrade' && status === 426);
 }
 
