@@ -57,7 +57,7 @@ export {
   type TrailersExtension,
 } from './escapes/trailers.ts';
 export { associate, preloadLink, PUSH_KEY, type PushRegistration, type PushResource, type PushExtension } from './escapes/push.ts';
-export { CONTROL_HEADER, ESCAPE_CONTENT_TYPE, liveRegistrations, isTokenShaped } from './escapes/registry.ts';
+export { CONTROL_HEADER, liveRegistrations, isTokenShaped } from './escapes/registry.ts';
 export { DEGRADE, degrade, renderDegradeTable, type EscapeKind, type Situation, type Outcome, type ProtocolFamily } from './escapes/degrade.ts';
 export {
   upgradeTo,

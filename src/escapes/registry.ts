@@ -14,9 +14,6 @@ import type { EscapeKind } from './degrade.ts';
 /** The control header an app returns a token in: `hatchway-escape: <kind> <token>`. */
 export const CONTROL_HEADER = 'hatchway-escape';
 
-/** The Content-Type of a token body: not compressible, not cacheable, not HTML. */
-export const ESCAPE_CONTENT_TYPE = 'application/x-hatchway-escape';
-
 /** Registrations per request, at most (default of {@link EscapeRegistry}). */
 export const DEFAULT_MAX_REGISTRATIONS = 16;
 
@@ -77,11 +74,6 @@ export class EscapeRegistry {
     return false;
   }
 
-  /** The entries not yet used, in registration order. */
-  unused(): Entry[] {
-    return this.#entries.filter((e) => !e.used);
-  }
-
   /** Registers an escape; returns its token. */
   register(kind: EscapeKind, registration: object): string {
     if (this.#released) throw new HatchwayError('ERR_HATCHWAY_REQUEST_OVER');
@@ -135,10 +127,5 @@ export class EscapeRegistry {
         this.#report(err);
       }
     }
-  }
-
-  /** True once released. */
-  get released(): boolean {
-    return this.#released;
   }
 }
