@@ -16,6 +16,9 @@ export type ProtocolFamily = 'HTTP/1' | 'HTTP/2';
  * - `ineligible`: honoured, but this request cannot have the feature (not a websocket
  *   handshake; HTTP/1.1 without `TE: trailers`; push disabled by the client).
  * - `ineligible-required`: as `ineligible`, and the registration declared the feature required.
+ * - `answered`: the response's status is not the one the token response had (200 for
+ *   `websocket` and `http2`, the registration's own for `trailers`): a middleware answered
+ *   (a 401, a 403, a lazy 304), so its status and headers win and the escape never runs.
  * - `body-altered`: control header present, but the body is not byte-identical to the token.
  * - `header-dropped`: no control header, but the body is still the token.
  * - `replaced`: neither: middleware sent a response of its own.
@@ -27,6 +30,7 @@ export type Situation =
   | 'honoured'
   | 'ineligible'
   | 'ineligible-required'
+  | 'answered'
   | 'body-altered'
   | 'header-dropped'
   | 'replaced'
@@ -34,7 +38,18 @@ export type Situation =
   | 'not-issued';
 
 /** What the server does. */
-export type Outcome = 'takeover' | 'fallback' | 'middleware' | 'body-without-trailers' | 'error' | 'refuse' | 'push' | 'preload' | 'emulate' | 'release';
+export type Outcome =
+  | 'takeover'
+  | 'fallback'
+  | 'middleware'
+  | 'answer'
+  | 'body-without-trailers'
+  | 'error'
+  | 'refuse'
+  | 'push'
+  | 'preload'
+  | 'emulate'
+  | 'release';
 
 type Row = Record<Situation, Outcome>;
 
@@ -42,6 +57,7 @@ const websocket: Row = {
   honoured: 'takeover',
   ineligible: 'fallback',
   'ineligible-required': 'fallback',
+  answered: 'answer',
   'body-altered': 'fallback',
   'header-dropped': 'fallback',
   replaced: 'middleware',
@@ -53,6 +69,7 @@ const trailers: Row = {
   honoured: 'takeover',
   ineligible: 'body-without-trailers',
   'ineligible-required': 'error',
+  answered: 'answer',
   'body-altered': 'fallback',
   'header-dropped': 'fallback',
   replaced: 'middleware',
@@ -66,6 +83,8 @@ const pushH1: Row = {
   honoured: 'preload',
   ineligible: 'preload',
   'ineligible-required': 'preload',
+  // Not a 2xx: the resources were for a page that is not being sent.
+  answered: 'middleware',
   'body-altered': 'preload',
   'header-dropped': 'middleware',
   replaced: 'middleware',
@@ -78,6 +97,7 @@ const http2H2: Row = {
   honoured: 'takeover',
   ineligible: 'emulate',
   'ineligible-required': 'emulate',
+  answered: 'answer',
   'body-altered': 'fallback',
   'header-dropped': 'fallback',
   replaced: 'middleware',
@@ -86,12 +106,31 @@ const http2H2: Row = {
 };
 const http2H1: Row = { ...http2H2, honoured: 'emulate' };
 
+// No body-kind claim at all: the response is the middleware's own, unless its body is a
+// token the request never issued. Only three situations can arise; the rest are listed so
+// the row is total.
+const none: Row = {
+  honoured: 'middleware',
+  ineligible: 'middleware',
+  'ineligible-required': 'middleware',
+  answered: 'middleware',
+  'body-altered': 'middleware',
+  'header-dropped': 'middleware',
+  replaced: 'middleware',
+  'client-gone': 'release',
+  'not-issued': 'refuse',
+};
+
+/** The row of a response that claims no body-kind escape. */
+export type ClaimKind = EscapeKind | 'none';
+
 /** kind × protocol × situation → outcome. */
-export const DEGRADE: Readonly<Record<EscapeKind, Readonly<Record<ProtocolFamily, Readonly<Row>>>>> = {
+export const DEGRADE: Readonly<Record<ClaimKind, Readonly<Record<ProtocolFamily, Readonly<Row>>>>> = {
   websocket: { 'HTTP/1': websocket, 'HTTP/2': websocket },
   trailers: { 'HTTP/1': trailers, 'HTTP/2': trailers },
   push: { 'HTTP/1': pushH1, 'HTTP/2': pushH2 },
   http2: { 'HTTP/1': http2H1, 'HTTP/2': http2H2 },
+  none: { 'HTTP/1': none, 'HTTP/2': none },
 };
 
 /** Which kinds replace the whole response, so their token must also be the body. */
@@ -102,8 +141,10 @@ export const OUTCOMES: Readonly<Record<Outcome, string>> = {
   takeover: 'the escape runs on the real connection (101 + `ws.WebSocket`; streamed body + trailers; the native stream)',
   fallback: "the registration's fallback app answers instead (websocket: 426 with `Upgrade: websocket`)",
   middleware: "the middleware's response is sent as it is, control header stripped",
+  answer:
+    "the middleware's status and headers are sent, with its body — unless that body is the token, then the http-errors body for the status (none for HEAD, 1xx, 204, 304); the escape never runs",
   'body-without-trailers': 'the body is sent, the trailers are computed and reported to `onDropped`, not sent',
-  error: 'a 400 error response (`ERR_HATCHWAY_TRAILERS_REQUIRED`) instead of a silently incomplete response',
+  error: 'the error response of `ERR_HATCHWAY_TRAILERS_REQUIRED` (400) instead of a silently incomplete response',
   refuse: 'a 500 error response (`ERR_HATCHWAY_TOKEN_NOT_ISSUED`): the token body is never sent',
   push: 'PUSH_PROMISE for each resource, then the response',
   preload: 'the response with a `Link: <…>; rel=preload` header per resource (and a 103 Early Hints, sent at registration)',
@@ -112,7 +153,7 @@ export const OUTCOMES: Readonly<Record<Outcome, string>> = {
 };
 
 /** Looks up the outcome. */
-export function degrade(kind: EscapeKind, protocol: ProtocolFamily, situation: Situation): Outcome {
+export function degrade(kind: ClaimKind, protocol: ProtocolFamily, situation: Situation): Outcome {
   return DEGRADE[kind][protocol][situation];
 }
 
@@ -120,7 +161,7 @@ export function degrade(kind: EscapeKind, protocol: ProtocolFamily, situation: S
 export function renderDegradeTable(): string {
   const situations = Object.keys(websocket) as Situation[];
   const lines = [`| kind | protocol | ${situations.join(' | ')} |`, `|---|---|${situations.map(() => '---').join('|')}|`];
-  for (const kind of Object.keys(DEGRADE) as EscapeKind[]) {
+  for (const kind of Object.keys(DEGRADE) as ClaimKind[]) {
     for (const protocol of ['HTTP/1', 'HTTP/2'] as const) {
       lines.push(`| ${kind} | ${protocol} | ${situations.map((s) => DEGRADE[kind][protocol][s]).join(' | ')} |`);
     }

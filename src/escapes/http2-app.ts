@@ -92,6 +92,15 @@ export interface Http2Registration extends BaseRegistration {
 /** The extension a server puts at `environ['hatchway.http2']`. */
 export type Http2Extension = (registration: Http2Registration) => string;
 
+/**
+ * The default fallback of an HTTP/2 registration: the emulation of its handler (with the
+ * environ the app registered it from), as `Http2Registration` documents.
+ */
+export function http2Fallback(registration: Http2Registration): App {
+  const emulated = emulate(registration.handler);
+  return (environ, startResponse) => emulated(registration.environ ?? environ, startResponse);
+}
+
 /** Options of {@link upgradeTo}. */
 export interface UpgradeToOptions {
   /** An ordinary app to answer where the handler cannot run natively, instead of the emulation. */

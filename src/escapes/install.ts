@@ -4,7 +4,7 @@
  */
 import { HatchwayError } from '../gateway/errors.ts';
 import type { Environ } from '../gateway/types.ts';
-import type { ProtocolFamily } from './degrade.ts';
+import { degrade, type ProtocolFamily } from './degrade.ts';
 import { PUSH_KEY, preloadLink, validatePush, type PushRegistration } from './push.ts';
 import { EscapeRegistry } from './registry.ts';
 import { EscapeSink, type EscapeCapableSink, type Eligibility } from './sink.ts';
@@ -43,8 +43,11 @@ export function installEscapes(environ: Environ, inner: EscapeCapableSink, optio
   environ[PUSH_KEY] = (registration: PushRegistration): string => {
     validatePush(registration);
     const token = registry.register('push', registration);
-    // Early Hints help where push cannot: the client starts fetching while the app works.
-    if (registration.earlyHints !== false && options.earlyHints && !options.eligible.push && inner.earlyHints && !inner.closed) {
+    // Early Hints help where push cannot (the table says preload): the client starts fetching
+    // while the app works.
+    const pushable = options.eligible.push && inner.push !== undefined;
+    const preload = degrade('push', options.protocol, pushable ? 'honoured' : 'ineligible') === 'preload';
+    if (registration.earlyHints !== false && preload && options.earlyHints && inner.earlyHints && !inner.closed) {
       inner.earlyHints(registration.resources.map(preloadLink));
     }
     return token;

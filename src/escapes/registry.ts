@@ -20,6 +20,27 @@ export const DEFAULT_MAX_REGISTRATIONS = 16;
 const TOKEN_PREFIX = 'hw1.';
 const TOKEN_SHAPE = /^hw1\.[A-Za-z0-9_-]{24}$/;
 
+/** Bytes in a token (`hw1.` and 24 base64url characters): the most a server holds to tell. */
+export const TOKEN_LENGTH = 28;
+
+/** The kinds a control field may name. */
+const KINDS: ReadonlySet<string> = new Set<EscapeKind>(['websocket', 'trailers', 'push', 'http2']);
+
+// SPEC §7.3: `hatchway-escape: OWS kind 1*SP token OWS`.
+const CONTROL_VALUE = /^[ \t]*([a-z0-9]+) +(hw1\.[A-Za-z0-9_-]{24})[ \t]*$/;
+
+/** A control field's value, parsed: `undefined` when it is malformed (it then claims nothing). */
+export function parseControl(value: string): { kind: EscapeKind; token: string } | undefined {
+  const m = CONTROL_VALUE.exec(value);
+  if (m === null || !KINDS.has(m[1]!)) return undefined;
+  return { kind: m[1] as EscapeKind, token: m[2]! };
+}
+
+/** True when `name` is the control header's name, in any case. */
+export function isControlName(name: string): boolean {
+  return name.length === CONTROL_HEADER.length && name.toLowerCase() === CONTROL_HEADER;
+}
+
 /** Fields every registration may carry. */
 export interface BaseRegistration {
   /** Called once when the registration is released (request over), honoured or not. */
@@ -99,6 +120,12 @@ export class EscapeRegistry {
       if (same && entry.kind === kind && !entry.used && found === undefined) found = entry;
     }
     return found;
+  }
+
+  /** True when `presented` is `entry`'s token, compared in constant time. */
+  is(entry: Entry, presented: string): boolean {
+    if (presented.length !== TOKEN_LENGTH) return false;
+    return timingSafeEqual(Buffer.from(presented, 'latin1'), Buffer.from(entry.token, 'latin1'));
   }
 
   /** True if `text` contains any token of this registry (used or not): it must not leave. */

@@ -39,6 +39,11 @@ export const upgradeRequired: App = (_environ, startResponse) => {
   return [body];
 };
 
+/** The default fallback of a websocket registration: {@link upgradeRequired}. */
+export function websocketFallback(_registration: WebSocketRegistration): App {
+  return upgradeRequired;
+}
+
 /**
  * Answers the request with a websocket escape: under a server with the extension it
  * registers and returns the token response; elsewhere it answers with the fallback.

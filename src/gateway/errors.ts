@@ -27,6 +27,9 @@ const table = {
   ERR_HATCHWAY_TRAILERS_REQUIRED: 'this response needs trailers, and the request cannot take them: send TE: trailers (HTTP/1.1) or use HTTP/2',
   ERR_HATCHWAY_INVALID_TRAILER: 'invalid trailer field %s: a token name, a value without CR/LF/NUL, and not a field that frames, routes or authenticates',
   ERR_HATCHWAY_TOKEN_NOT_ISSUED: 'a response carried an escape token this request did not issue (forged, replayed, expired or of another kind); it was not sent',
+  ERR_HATCHWAY_TOKEN_LEAK: 'an escape token was about to leave in the %s of a response: it was not sent',
+  ERR_HATCHWAY_FALLBACK_FAILED: "an escape fallback's own token response did not survive the middleware: nothing more to fall back to",
+  ERR_HATCHWAY_CONNECT_NOT_ESCAPE: 'a 2xx answer to CONNECT that is not an honoured escape was refused: nothing is behind the tunnel',
   ERR_HATCHWAY_WS_BACKLOG: 'the websocket peer reads too slowly: more than %s bytes queued',
 } as const;
 

@@ -87,7 +87,10 @@ export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerRespon
     earlyHints: environ.features.earlyHints,
   });
   res.on('close', () => {
-    escapes.registry.release();
+    // A websocket takeover releases once onSocket ran (SPEC §7.2); the socket's end is the
+    // backstop should the handshake never complete.
+    if (upgrade?.upgraded) upgrade.socket.once('close', () => escapes.registry.release());
+    else escapes.registry.release();
     if (!res.writableFinished && !upgrade?.upgraded) controller.abort();
   });
   try {
@@ -176,7 +179,13 @@ export class H1Sink implements ResponseSink, EscapeCapableSink {
         res.detachSocket(upgrade.socket);
         // The response object is done with: let shutdown tracking see it end.
         res.emit('close');
-        engine().upgrade(req, upgrade.socket, upgrade.head, { headers, registration, environ }, onSocket);
+        try {
+          engine().upgrade(req, upgrade.socket, upgrade.head, { headers, registration, environ }, onSocket);
+        } catch (err) {
+          // The socket is ours alone now: a failure must answer and close it, not leave it open.
+          if (!upgrade.socket.destroyed) upgrade.socket.end('HTTP/1.1 500 Internal Server Error\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+          throw err;
+        }
       };
     }
   }

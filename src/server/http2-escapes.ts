@@ -53,11 +53,11 @@ export function h2Escapes(deps: H2EscapeDeps): (sink: H2Sink, stream: ServerHttp
     const environ = this[REQUEST]!;
     deps.websockets().upgradeH2(this.stream, environ.headers, environ.target, { headers, registration, environ: env }, onSocket);
   }
-  function http2(this: HostedSink, registration: Http2Registration, headers: HeaderList, env: Environ): void {
+  function http2(this: HostedSink, registration: Http2Registration, headers: HeaderList, env: Environ): Promise<void> {
     const stream = this.stream;
     const environ = this[REQUEST]!;
     const pushStream = stream.pushAllowed ? (path: string, h: HeaderList) => openPush(stream, environ, path, h, deps) : undefined;
-    runNative(registration.handler, stream, { environ: env, extraHeaders: headers, pushStream });
+    return runNative(registration.handler, stream, { environ: env, extraHeaders: headers, pushStream });
   }
   function push(this: HostedSink, resources: PushResource[]): void {
     const stream = this.stream;

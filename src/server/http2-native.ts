@@ -6,7 +6,7 @@
  */
 import { constants, type ServerHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import type { Chunk, Environ, HeaderList } from '../gateway/types.ts';
-import { formatError } from '../gateway/error-response.ts';
+import { errorResponse, formatError } from '../gateway/error-response.ts';
 import { validateHeaders } from '../protocol/headers.ts';
 import { validateTrailers } from '../protocol/trailers.ts';
 import { preloadLink } from '../escapes/push.ts';
@@ -109,12 +109,14 @@ export function nativeStream(stream: ServerHttp2Stream, ctx: NativeContext): Htt
 }
 
 /**
- * Runs an HTTP/2 handler on its stream. A handler that throws before responding gets a 500;
- * after responding, the stream is reset — a truncated response never looks complete.
+ * Runs an HTTP/2 handler on its stream; settles when the handler did. A handler that throws
+ * before responding gets the error response of what it threw (an http-errors status, headers
+ * and `expose` rule, as for any app); after responding, the stream is reset — a truncated
+ * response never looks complete.
  */
-export function runNative(handler: Http2App, stream: ServerHttp2Stream, ctx: NativeContext): void {
+export function runNative(handler: Http2App, stream: ServerHttp2Stream, ctx: NativeContext): Promise<void> {
   const appStream = nativeStream(stream, ctx);
-  Promise.resolve()
+  return Promise.resolve()
     .then(() => handler(appStream, ctx.environ))
     .then(
       () => {
@@ -125,11 +127,12 @@ export function runNative(handler: Http2App, stream: ServerHttp2Stream, ctx: Nat
         }
       },
       (err: unknown) => {
-        ctx.environ.errors.write(formatError(err));
+        const e = errorResponse(err);
+        if (e.log) ctx.environ.errors.write(formatError(err));
         if (stream.destroyed) return;
         if (!appStream.headersSent) {
-          stream.respond({ ':status': 500, 'content-type': 'text/plain; charset=utf-8' });
-          stream.end('Internal Server Error\n');
+          stream.respond(toHeaderObject([...ctx.extraHeaders, ...e.headers], { ':status': e.status }), { endStream: ctx.environ.method === 'HEAD' });
+          if (ctx.environ.method !== 'HEAD') stream.end(e.body);
         } else stream.destroy(err instanceof Error ? err : new Error('HTTP/2 handler failed')); // RST_STREAM, not END_STREAM
       },
     );

@@ -72,9 +72,10 @@ t.test('release runs in reverse order, exactly once, and survives a throwing cal
 t.test('the degrade table covers every kind, protocol and situation', async (t) => {
   for (const [kind, protocols] of Object.entries(DEGRADE)) {
     for (const [protocol, row] of Object.entries(protocols)) {
-      t.equal(Object.keys(row).length, 8, `${kind} ${protocol}`);
+      t.equal(Object.keys(row).length, 9, `${kind} ${protocol}`);
       t.equal(row['client-gone'], 'release');
       t.equal(row.replaced, 'middleware', 'middleware that says no always wins');
+      t.ok(row.answered === 'answer' || row.answered === 'middleware', 'a status a middleware set always wins');
     }
   }
   t.match(renderDegradeTable(), /\| websocket \| HTTP\/1 \| takeover \|/);
