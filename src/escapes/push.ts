@@ -6,7 +6,8 @@
  */
 import { HatchwayError } from '../gateway/errors.ts';
 import type { Environ, HeaderList } from '../gateway/types.ts';
-import { CONTROL_HEADER, type BaseRegistration } from './registry.ts';
+import { CONTROL_HEADER, type BaseRegistration, type Entry } from './registry.ts';
+import type { Outcome } from './degrade.ts';
 
 /** The environ key of the push extension. */
 export const PUSH_KEY = 'hatchway.push';
@@ -80,4 +81,11 @@ export function associate(environ: Environ, resources: PushResource[], options: 
   validatePush(registration);
   if (typeof register !== 'function') return resources.map((r) => ['link', preloadLink(r)]);
   return [[CONTROL_HEADER, `push ${register(registration)}`]];
+}
+
+/** Carries out the push row's outcome for the push registrations a response named. */
+export function pushOrPreload(entries: Entry[], outcome: Outcome, sink: { push?(resources: PushResource[]): void }, headers: HeaderList): void {
+  const resources = entries.flatMap((e) => (e.registration as PushRegistration).resources);
+  if (outcome === 'push') sink.push!(resources);
+  else if (outcome === 'preload') for (const resource of resources) headers.push(['link', preloadLink(resource)]);
 }

@@ -1,0 +1,42 @@
+/**
+ * What a protocol front-end offers the escapes (SPEC §11, writing a host): the runner's
+ * {@link ResponseSink} plus the optional capabilities of the real connection, and what the
+ * front-end knows about the request from the wire.
+ */
+import type { ResponseSink } from '../gateway/run.ts';
+import type { Environ, HeaderList } from '../gateway/types.ts';
+import type { WebSocket } from 'ws';
+import type { ProtocolFamily } from './degrade.ts';
+import type { Http2Registration } from './http2-app.ts';
+import type { PushResource } from './push.ts';
+import type { EscapeRegistry } from './registry.ts';
+import type { WebSocketRegistration } from './websocket.ts';
+
+/** The front-end capabilities escapes need, beyond the runner's {@link ResponseSink}. */
+export interface EscapeCapableSink extends ResponseSink {
+  /** Sends a 103 Early Hints with these `Link` values. */
+  earlyHints?(links: string[]): void;
+  /** Completes the websocket handshake with these extra headers and calls `onSocket` (synchronously, or never if it fails). */
+  acceptWebSocket?(headers: HeaderList, registration: WebSocketRegistration, environ: Environ, onSocket: (ws: WebSocket) => void): void;
+  /** Pushes these resources (PUSH_PROMISE) before the response. */
+  push?(resources: PushResource[]): void;
+  /** Runs an HTTP/2 handler on the real stream, with these extra response headers; settles when the handler did. */
+  http2?(registration: Http2Registration, headers: HeaderList, environ: Environ): void | Promise<void>;
+}
+
+/** What this request can really have, decided by the front-end from the wire, not from environ. */
+export interface Eligibility {
+  websocket: boolean;
+  trailers: boolean;
+  push: boolean;
+}
+
+/** Everything the escape sink needs to know about its request. */
+export interface EscapeContext {
+  /** The environ the server built (fallback apps receive it). */
+  environ: Environ;
+  registry: EscapeRegistry;
+  protocol: ProtocolFamily;
+  eligible: Eligibility;
+}
+

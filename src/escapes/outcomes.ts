@@ -1,0 +1,65 @@
+/**
+ * The outcomes of the degrade table that replace the response (SPEC §7.4), each carried out
+ * on the front-end's sink: the `answer` and error responses as small apps that the escape
+ * sink runs through `run()`, and the two takeovers that hand the request to a callback.
+ * Takeover callbacks run first; the registrations are released after them (SPEC §7.2).
+ */
+import { errorResponse, formatError } from '../gateway/error-response.ts';
+import type { App, Environ, HeaderList } from '../gateway/types.ts';
+import { answerBody } from './fields.ts';
+import type { Http2Registration } from './http2-app.ts';
+import type { EscapeCapableSink } from './capabilities.ts';
+import type { WebSocketRegistration } from './websocket.ts';
+
+/** The `answer` outcome with a token body: the middleware's status and fields, the http-errors text as the body. */
+export function answerApp(status: number, fields: HeaderList): App {
+  return (_environ, startResponse) => {
+    const text = answerBody(status);
+    const headers = text === '' ? fields : [...fields, ['content-type', 'text/plain; charset=utf-8'], ['x-content-type-options', 'nosniff']] as HeaderList;
+    startResponse(status, [...headers, ['content-length', String(Buffer.byteLength(text))]]);
+    return text === '' ? [] : [text];
+  };
+}
+
+/** The error response of `err` as an app (`refuse`, `error`, a failed fallback); `log` reports it first. */
+export function errorApp(err: unknown, log: boolean): App {
+  return (environ, startResponse) => {
+    const e = errorResponse(err);
+    if (log && e.log) environ.errors.write(formatError(err));
+    startResponse(e.status, e.headers);
+    return [e.body];
+  };
+}
+
+/** Completes the websocket handshake, runs `onSocket` (a throw closes with 1011), then releases. */
+export function takeWebSocket(inner: EscapeCapableSink, registration: WebSocketRegistration, fields: HeaderList, environ: Environ, release: () => void): void {
+  try {
+    inner.acceptWebSocket!(fields, registration, environ, (ws) => {
+      try {
+        registration.onSocket(ws, environ);
+      } catch (err) {
+        environ.errors.write(formatError(err));
+        ws.close(1011, 'internal error');
+      } finally {
+        release();
+      }
+    });
+  } catch (err) {
+    // The handshake failed (a throwing protocol() callback): the front-end answers or closes.
+    environ.errors.write(formatError(err));
+    inner.abort(err);
+    release();
+  }
+}
+
+/** Runs the HTTP/2 handler on the real stream; releases once it settled. */
+export function takeHttp2(inner: EscapeCapableSink, registration: Http2Registration, fields: HeaderList, environ: Environ, release: () => void): void {
+  let done: void | Promise<void> = undefined;
+  try {
+    done = inner.http2!(registration, fields, registration.environ ?? environ);
+  } catch (err) {
+    environ.errors.write(formatError(err));
+    inner.abort(err);
+  }
+  Promise.resolve(done).finally(release).catch(() => {});
+}
