@@ -15,10 +15,9 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { run } from '../src/index.ts';
+import { HatchwayError, run } from '../src/index.ts';
 import type { App, Middleware } from '../src/index.ts';
 import { downstreamBody } from './shared/downstream.ts';
-import { AdapterError } from './shared/errors.ts';
 import { NodeExchange } from './shared/exchange.ts';
 import { CONNECT_REQ } from './shared/request.ts';
 import { guard } from './shared/guard.ts';
@@ -77,7 +76,7 @@ function whenRejected(result: unknown, onError: (err: unknown) => void): void {
  * ```
  */
 export function fromConnect(middleware: ConnectMiddleware | ConnectErrorMiddleware): Middleware {
-  if (typeof middleware !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromConnect(middleware): a function (req, res, next)');
+  if (typeof middleware !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromConnect(middleware): a function (req, res, next)');
   const errorHandler = middleware.length === 4;
   return function connectMiddleware(inner: App): App {
     return function connectApp(environ, startResponse) {
@@ -89,7 +88,7 @@ export function fromConnect(middleware: ConnectMiddleware | ConnectErrorMiddlewa
         let called = false;
         return (err) => {
           if (called) {
-            exchange.fail(new AdapterError('ERR_HATCHWAY_ADAPTER_NEXT_TWICE'));
+            exchange.fail(new HatchwayError('ERR_HATCHWAY_ADAPTER_NEXT_TWICE'));
             return;
           }
           called = true;
@@ -153,7 +152,7 @@ export interface ToConnectOptions extends HostOptions {
  * ```
  */
 export function toConnect(handler: App | Middleware, options: ToConnectOptions = {}): ConnectMiddleware {
-  if (typeof handler !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toConnect(handler): an app or a middleware');
+  if (typeof handler !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toConnect(handler): an app or a middleware');
   const kind = options.kind ?? (handler.length === 1 ? 'middleware' : 'app');
   if (kind === 'app') {
     const app = handler as App;

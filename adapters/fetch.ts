@@ -12,9 +12,8 @@
  * @module
  */
 import { createReadStream } from 'node:fs';
-import { bodyForbidden, isServerManaged, run, toBytes } from '../src/index.ts';
+import { HatchwayError, bodyForbidden, isServerManaged, run, toBytes } from '../src/index.ts';
 import type { App, Chunk, Environ, ErrorStream, FileBody, HeaderList, ResponseSink } from '../src/index.ts';
-import { AdapterError } from './shared/errors.ts';
 import { nextRequestId } from './shared/host.ts';
 import { relativeUrl } from './shared/url.ts';
 import { WebBodyReader } from './shared/web-body.ts';
@@ -84,7 +83,7 @@ function settledNow<T>(promise: Promise<T>): Promise<T | undefined> {
  * ```
  */
 export function fromFetch(handler: FetchHandler): App {
-  if (typeof handler !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromFetch(handler): a function (request) => Response');
+  if (typeof handler !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromFetch(handler): a function (request) => Response');
   return function fetchApp(environ, startResponse) {
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     let closed = false;
@@ -95,7 +94,7 @@ export function fromFetch(handler: FetchHandler): App {
     };
     async function* body(): AsyncGenerator<Chunk> {
       const response = await handler(requestFromEnviron(environ), environ);
-      if (!(response instanceof Response)) throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_RESPONSE', response);
+      if (!(response instanceof Response)) throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_RESPONSE', response);
       const headers: HeaderList = [];
       let hasLength = false;
       for (const [name, value] of response.headers) {
@@ -171,7 +170,7 @@ export interface ToFetchOptions {
  * ```
  */
 export function toFetch(app: App, options: ToFetchOptions = {}): (request: Request) => Promise<Response> {
-  if (typeof app !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toFetch(app): a function (environ, startResponse) => body');
+  if (typeof app !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toFetch(app): a function (environ, startResponse) => body');
   const errors = options.errors ?? { write: (message: string) => console.error(message) };
   return function hatchwayFetch(request: Request): Promise<Response> {
     return new Promise((resolve) => {

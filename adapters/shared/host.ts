@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { pipeline } from 'node:stream/promises';
 import type { Chunk, Environ, ErrorStream, FileBody, HeaderList, Protocol, ResponseSink } from '../../src/index.ts';
-import { StreamBodyReader, whenDrained } from '../../src/server/index.ts';
+import { StreamBodyReader, whenDrained } from '../../src/host.ts';
 import { mergeHeaders, replaceHeaders } from './headers.ts';
 import { decodePath, splitRaw } from './url.ts';
 

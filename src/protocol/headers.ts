@@ -3,8 +3,8 @@
  * sans-IO. Every outgoing header is checked here, once, before any front-end sees it:
  * `node:http2`'s `respond()` would put CR/LF from a value on the wire.
  */
-import { HatchwayError } from '../gateway/errors.ts';
-import type { HeaderList } from '../gateway/types.ts';
+import { HatchwayError } from '../wire/errors.ts';
+import type { HeaderList } from '../wire/types.ts';
 
 // RFC 9110 §5.6.2 token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -3,7 +3,7 @@
  * into pseudo-header fields and the ordinary fields an app sees, and building a response's
  * raw header list that `node:http2` accepts and that never carries a connection-specific field.
  */
-import type { HeaderList } from '../gateway/types.ts';
+import type { HeaderList } from '../wire/types.ts';
 
 /** A request's header block, split (RFC 9113 §8.3.1). */
 export interface H2RequestHead {

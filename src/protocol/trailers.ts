@@ -3,8 +3,8 @@
  * frame the message, route it, authenticate it, or control caching and content handling.
  */
 import { isSafeValue, isToken } from './headers.ts';
-import { HatchwayError } from '../gateway/errors.ts';
-import type { HeaderList } from '../gateway/types.ts';
+import { HatchwayError } from '../wire/errors.ts';
+import type { HeaderList } from '../wire/types.ts';
 
 const FORBIDDEN = new Set([
   'transfer-encoding', 'content-length', 'host', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade',

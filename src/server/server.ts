@@ -11,7 +11,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import { HatchwayError } from '../gateway/errors.ts';
+import { HatchwayError } from '../wire/errors.ts';
 import type { App } from '../gateway/types.ts';
 import { headerHasToken } from '../protocol/headers.ts';
 import { requestIds, type LogFn } from './environ.ts';
