@@ -64,6 +64,7 @@ export {
   type HatchwayHttpError,
   type HttpErrorCode,
 } from './wire/errors.ts';
+export { CONNECTION_SPECIFIC, SINGLE_VALUE_FIELDS, toHeaderObject, type HeaderObject } from './protocol/fields.ts';
 export { installEscapes, type Installed, type InstallOptions } from './escapes/install.ts';
 export { EscapeSink, type EscapeCapableSink, type EscapeContext, type Eligibility } from './escapes/sink.ts';
 export {

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { pipeline } from 'node:stream/promises';
 import type { Chunk, Environ, ErrorStream, FileBody, HeaderList, Protocol, ResponseSink } from '../../src/index.ts';
-import { StreamBodyReader, whenDrained } from '../../src/host.ts';
+import { StreamBodyReader, toHeaderObject, whenDrained } from '../../src/host.ts';
 import { mergeHeaders, replaceHeaders } from './headers.ts';
 import { decodePath, splitRaw } from './url.ts';
 
@@ -186,9 +186,10 @@ export class HostSink implements ResponseSink {
       return;
     }
     if (this.#h2) {
-      const pairs: [string, string][] = headers.map(([n, v]) => [n.toLowerCase(), v]);
-      if (length !== undefined) pairs.push(['content-length', String(length)]);
-      writeHead.call(res, status, pairs);
+      // node:http2 refuses a single-value field twice: one object, the last value winning.
+      const object = toHeaderObject<Record<string, string | string[]>>(headers);
+      if (length !== undefined) object['content-length'] = String(length);
+      writeHead.call(res, status, object);
       return;
     }
     const flat: string[] = [];
