@@ -157,7 +157,13 @@ export function toConnect(handler: App | Middleware, options: ToConnectOptions =
   if (kind === 'app') {
     const app = handler as App;
     return function hatchwayApp(req, res, next) {
-      const environ = environFromHost(req, res, options, mountOf(req));
+      let environ;
+      try {
+        environ = environFromHost(req, res, options, mountOf(req));
+      } catch (err) {
+        next(err); // a 400 for a target that does not decode, rendered by the host like its own
+        return;
+      }
       environ[CONNECT_REQ] = req;
       const sink = new HostSink(res, { headers: 'merge' });
       const done = run(
@@ -174,7 +180,13 @@ export function toConnect(handler: App | Middleware, options: ToConnectOptions =
   }
   const middleware = handler as Middleware;
   return function hatchwayMiddleware(req, res, next) {
-    const outer = environFromHost(req, res, options, mountOf(req));
+    let outer;
+    try {
+      outer = environFromHost(req, res, options, mountOf(req));
+    } catch (err) {
+      next(err);
+      return;
+    }
     outer[CONNECT_REQ] = req;
     const sink = new HostSink(res, { headers: 'merge' });
     let downstream = false;

@@ -17,7 +17,8 @@ import { isWebSocketH2 } from '../protocol/websocket.ts';
 import type { App, Environ } from '../gateway/types.ts';
 import { splitRequestHead, type H2RequestHead } from '../protocol/http2-headers.ts';
 import { StreamBodyReader } from './body-reader.ts';
-import { RequestErrors, splitTarget, type LogFn } from './environ.ts';
+import { RequestErrors, type LogFn } from './environ.ts';
+import { splitTarget } from '../protocol/target.ts';
 import { H2Sink, respondWithError } from './http2-sink.ts';
 import { SessionWatch, type SessionInfo } from './http2-session.ts';
 
