@@ -15,10 +15,9 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { run } from '../src/index.ts';
+import { HatchwayError, run } from '../src/index.ts';
 import type { App, Middleware } from '../src/index.ts';
 import { downstreamBody } from './shared/downstream.ts';
-import { AdapterError } from './shared/errors.ts';
 import { NodeExchange } from './shared/exchange.ts';
 import { CONNECT_REQ } from './shared/request.ts';
 import { guard } from './shared/guard.ts';
@@ -77,7 +76,7 @@ function whenRejected(result: unknown, onError: (err: unknown) => void): void {
  * ```
  */
 export function fromConnect(middleware: ConnectMiddleware | ConnectErrorMiddleware): Middleware {
-  if (typeof middleware !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromConnect(middleware): a function (req, res, next)');
+  if (typeof middleware !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromConnect(middleware): a function (req, res, next)');
   const errorHandler = middleware.length === 4;
   return function connectMiddleware(inner: App): App {
     return function connectApp(environ, startResponse) {
@@ -89,7 +88,7 @@ export function fromConnect(middleware: ConnectMiddleware | ConnectErrorMiddlewa
         let called = false;
         return (err) => {
           if (called) {
-            exchange.fail(new AdapterError('ERR_HATCHWAY_ADAPTER_NEXT_TWICE'));
+            exchange.fail(new HatchwayError('ERR_HATCHWAY_ADAPTER_NEXT_TWICE'));
             return;
           }
           called = true;
@@ -153,12 +152,18 @@ export interface ToConnectOptions extends HostOptions {
  * ```
  */
 export function toConnect(handler: App | Middleware, options: ToConnectOptions = {}): ConnectMiddleware {
-  if (typeof handler !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toConnect(handler): an app or a middleware');
+  if (typeof handler !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toConnect(handler): an app or a middleware');
   const kind = options.kind ?? (handler.length === 1 ? 'middleware' : 'app');
   if (kind === 'app') {
     const app = handler as App;
     return function hatchwayApp(req, res, next) {
-      const environ = environFromHost(req, res, options, mountOf(req));
+      let environ;
+      try {
+        environ = environFromHost(req, res, options, mountOf(req));
+      } catch (err) {
+        next(err); // a 400 for a target that does not decode, rendered by the host like its own
+        return;
+      }
       environ[CONNECT_REQ] = req;
       const sink = new HostSink(res, { headers: 'merge' });
       const done = run(
@@ -175,7 +180,13 @@ export function toConnect(handler: App | Middleware, options: ToConnectOptions =
   }
   const middleware = handler as Middleware;
   return function hatchwayMiddleware(req, res, next) {
-    const outer = environFromHost(req, res, options, mountOf(req));
+    let outer;
+    try {
+      outer = environFromHost(req, res, options, mountOf(req));
+    } catch (err) {
+      next(err);
+      return;
+    }
     outer[CONNECT_REQ] = req;
     const sink = new HostSink(res, { headers: 'merge' });
     let downstream = false;

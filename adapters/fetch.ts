@@ -12,10 +12,9 @@
  * @module
  */
 import { createReadStream } from 'node:fs';
-import { bodyForbidden, isServerManaged, run, toBytes } from '../src/index.ts';
+import { HatchwayError, bodyForbidden, errorResponse, isServerManaged, run, toBytes } from '../src/index.ts';
+import { nextRequestId, splitTarget } from '../src/host.ts';
 import type { App, Chunk, Environ, ErrorStream, FileBody, HeaderList, ResponseSink } from '../src/index.ts';
-import { AdapterError } from './shared/errors.ts';
-import { nextRequestId } from './shared/host.ts';
 import { relativeUrl } from './shared/url.ts';
 import { WebBodyReader } from './shared/web-body.ts';
 
@@ -84,7 +83,7 @@ function settledNow<T>(promise: Promise<T>): Promise<T | undefined> {
  * ```
  */
 export function fromFetch(handler: FetchHandler): App {
-  if (typeof handler !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromFetch(handler): a function (request) => Response');
+  if (typeof handler !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromFetch(handler): a function (request) => Response');
   return function fetchApp(environ, startResponse) {
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     let closed = false;
@@ -95,7 +94,7 @@ export function fromFetch(handler: FetchHandler): App {
     };
     async function* body(): AsyncGenerator<Chunk> {
       const response = await handler(requestFromEnviron(environ), environ);
-      if (!(response instanceof Response)) throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_RESPONSE', response);
+      if (!(response instanceof Response)) throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_RESPONSE', response);
       const headers: HeaderList = [];
       let hasLength = false;
       for (const [name, value] of response.headers) {
@@ -171,11 +170,19 @@ export interface ToFetchOptions {
  * ```
  */
 export function toFetch(app: App, options: ToFetchOptions = {}): (request: Request) => Promise<Response> {
-  if (typeof app !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toFetch(app): a function (environ, startResponse) => body');
+  if (typeof app !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toFetch(app): a function (environ, startResponse) => body');
   const errors = options.errors ?? { write: (message: string) => console.error(message) };
   return function hatchwayFetch(request: Request): Promise<Response> {
     return new Promise((resolve) => {
-      const environ = environFromRequest(request, errors);
+      let environ;
+      try {
+        environ = environFromRequest(request, errors);
+      } catch (err) {
+        // a target that does not decode: the 400 the server answers
+        const { status, headers, body } = errorResponse(err);
+        resolve(new Response(body, { status, headers }));
+        return;
+      }
       const sink = new FetchSink(environ.method, resolve);
       const done = run(app, environ, sink);
       if (done !== undefined) done.catch((err: unknown) => environ.errors.write(String(err)));
@@ -191,14 +198,7 @@ function environFromRequest(request: Request, errors: ErrorStream): Environ {
   let target = authorityEnd === -1 ? '/' : url.slice(authorityEnd);
   const hash = target.indexOf('#');
   if (hash !== -1) target = target.slice(0, hash);
-  const q = target.indexOf('?');
-  const rawPath = q === -1 ? target : target.slice(0, q);
-  let pathInfo = rawPath;
-  try {
-    pathInfo = decodeURIComponent(rawPath);
-  } catch {
-    // keep the raw path: a fetch URL has already been normalised once
-  }
+  const { pathInfo, queryString } = splitTarget(target, request.method); // throws a 400 HttpError
   const headers: HeaderList = [];
   for (const [name, value] of request.headers) headers.push([name, value]);
   const declared = request.headers.get('content-length');
@@ -210,7 +210,7 @@ function environFromRequest(request: Request, errors: ErrorStream): Environ {
     target,
     scriptName: '',
     pathInfo,
-    queryString: q === -1 ? '' : target.slice(q + 1),
+    queryString,
     protocol: 'HTTP/1.1',
     authority: parsed.host,
     headers,

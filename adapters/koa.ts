@@ -17,11 +17,10 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import Koa from 'koa';
-import { bodyForbidden } from '../src/index.ts';
+import { HatchwayError, bodyForbidden } from '../src/index.ts';
 import type { App, Body, Chunk, Environ, Middleware, StartResponse } from '../src/index.ts';
 import { drive, driveBody, type Committed } from './shared/drive.ts';
 import { ResponseState } from '../src/index.ts';
-import { AdapterError } from './shared/errors.ts';
 import { NodeExchange } from './shared/exchange.ts';
 import { adoptRequest, environAfter, snapshotRequest, type Snapshot } from './shared/request.ts';
 import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from './shared/headers.ts';
@@ -120,7 +119,7 @@ function reporter(koa: Koa): void {
  * ```
  */
 export function fromKoa(middleware: KoaMiddleware, options: FromKoaOptions = {}): Middleware {
-  if (typeof middleware !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromKoa(middleware): a function (ctx, next)');
+  if (typeof middleware !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromKoa(middleware): a function (ctx, next)');
   const koa = options.app ?? new Koa();
   const koaAnswersErrors = options.errors !== 'hatchway';
   reporter(koa);
@@ -300,7 +299,7 @@ async function* respondFromKoa(ctx: Koa.Context, method: string, startResponse: 
  * ```
  */
 export function toKoa(handler: App | Middleware, options: ToKoaOptions = {}): KoaMiddleware {
-  if (typeof handler !== 'function') throw new AdapterError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toKoa(handler): an app or a middleware');
+  if (typeof handler !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toKoa(handler): an app or a middleware');
   const kind = options.kind ?? (handler.length === 1 ? 'middleware' : 'app');
   if (kind === 'app') {
     const app = handler as App;

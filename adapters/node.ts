@@ -21,7 +21,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { run } from '../src/index.ts';
 import type { App } from '../src/index.ts';
 import { NodeExchange } from './shared/exchange.ts';
-import { HostSink, environFromHost, type HostOptions, type HostRequest, type HostResponse } from './shared/host.ts';
+import { HostSink, environFromHost, refuse, type HostOptions, type HostRequest, type HostResponse } from './shared/host.ts';
 
 /** A Node request listener: what `http.createServer()` takes, and what an Express app is. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -73,7 +73,13 @@ export type HostListener = (req: IncomingMessage | Http2ServerRequest, res: Serv
 export function toNodeListener(app: App, options: HostOptions = {}): HostListener {
   if (typeof app !== 'function') throw new TypeError('toNodeListener: app must be a function (environ, startResponse) => body');
   return function hatchwayListener(req: HostRequest, res: HostResponse): void {
-    const environ = environFromHost(req, res, options);
+    let environ;
+    try {
+      environ = environFromHost(req, res, options);
+    } catch (err) {
+      refuse(res, err);
+      return;
+    }
     const done = run(app, environ, new HostSink(res));
     if (done !== undefined) done.catch((err: unknown) => environ.errors.write(String(err)));
   };

@@ -36,7 +36,7 @@ export { compose, asyncApp } from './gateway/compose.ts';
 export { FileBody, fileBody, onBodyClose, closeBody, toBytes, chunkLength, isBody, type FileBodyOptions } from './gateway/body.ts';
 export { ResponseState } from './gateway/start-response.ts';
 export { PullBodyReader } from './gateway/body-reader.ts';
-export { HatchwayError, type ErrorCode } from './gateway/errors.ts';
+export { HatchwayError, isHatchwayError, type ErrorCode } from './wire/errors.ts';
 export { run, type ResponseSink } from './gateway/run.ts';
 export { errorResponse } from './gateway/error-response.ts';
 export { bodyForbidden, getHeader, headerHasToken, isHopByHop, isServerManaged, parseStatus, validateHeaders } from './protocol/headers.ts';

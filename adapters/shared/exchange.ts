@@ -30,10 +30,9 @@
  * instance cost microseconds per request).
  */
 import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http';
-import { isServerManaged } from '../../src/index.ts';
+import { HatchwayError, isServerManaged } from '../../src/index.ts';
 import type { Body, Chunk, Environ, Header, HeaderList, StartResponse } from '../../src/index.ts';
 import { IMPLICIT_LENGTH, type MarkedBody } from './drive.ts';
-import { AdapterError } from './errors.ts';
 import { environAfter, requestFor, snapshotRequest, type IncomingInternals, type Snapshot } from './request.ts';
 import { GatewaySocket } from './socket.ts';
 
@@ -127,7 +126,7 @@ export class NodeExchange {
     });
     socket.once('close', () => this.#onSocketClose());
     this.#onAbort = () => {
-      this.#fail(new AdapterError('ERR_HATCHWAY_ADAPTER_ABORTED'));
+      this.#fail(new HatchwayError('ERR_HATCHWAY_ADAPTER_ABORTED'));
       if (!socket.destroyed) socket.destroy();
     };
     environ.signal.addEventListener('abort', this.#onAbort, { once: true });
@@ -220,7 +219,7 @@ export class NodeExchange {
     this.environ.signal.removeEventListener('abort', this.#onAbort);
     this.#wakeUp();
     if (!this.#done) {
-      this.#failure ??= { error: new AdapterError('ERR_HATCHWAY_ADAPTER_ABORTED') };
+      this.#failure ??= { error: new HatchwayError('ERR_HATCHWAY_ADAPTER_ABORTED') };
       if (!this.socket.destroyed) this.socket.destroy();
       return;
     }
@@ -294,7 +293,7 @@ export class NodeExchange {
 
   #enqueue(data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback: Callback | null | undefined): boolean {
     if (this.#closed || this.#failure !== undefined) {
-      if (typeof callback === 'function') process.nextTick(callback, new AdapterError('ERR_HATCHWAY_ADAPTER_DESTROYED'));
+      if (typeof callback === 'function') process.nextTick(callback, new HatchwayError('ERR_HATCHWAY_ADAPTER_DESTROYED'));
       return false;
     }
     let chunk: Chunk | undefined;
@@ -355,7 +354,7 @@ export class NodeExchange {
   }
 
   #onSocketClose(): void {
-    if (!this.#done) this.#fail(this.#socketError ?? new AdapterError('ERR_HATCHWAY_ADAPTER_DESTROYED'));
+    if (!this.#done) this.#fail(this.#socketError ?? new HatchwayError('ERR_HATCHWAY_ADAPTER_DESTROYED'));
     const req = this.req;
     if (this.#owner && !req.destroyed && (!req.readableEnded || !req.complete)) {
       const err = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });

@@ -9,9 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { pipeline } from 'node:stream/promises';
 import type { Chunk, Environ, ErrorStream, FileBody, HeaderList, Protocol, ResponseSink } from '../../src/index.ts';
-import { StreamBodyReader, whenDrained } from '../../src/server/index.ts';
+import { StreamBodyReader, decodePath, errorResponse, nextRequestId, splitTarget, toHeaderObject, whenDrained } from '../../src/host.ts';
 import { mergeHeaders, replaceHeaders } from './headers.ts';
-import { decodePath, splitRaw } from './url.ts';
 
 /** A request from `node:http` or from the `node:http2` compatibility API. */
 export type HostRequest = IncomingMessage | Http2ServerRequest;
@@ -25,14 +24,6 @@ export interface HostOptions {
 }
 
 const consoleErrors: ErrorStream = { write: (message) => console.error(message) };
-
-let counter = 0;
-const prefix = `${Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0')}${(process.pid % 0x10000).toString(16)}`;
-
-/** A request id unique within this process. */
-export function nextRequestId(): string {
-  return `${prefix}-a${(++counter).toString(36)}`;
-}
 
 /** Where the app is mounted in the host, when the host strips a prefix (Express's `req.baseUrl`). */
 export interface Mount {
@@ -62,7 +53,10 @@ export function mountOf(req: { url?: string | undefined; originalUrl?: unknown; 
   return { target: original, scriptName: decodePath(prefix) ?? prefix, url };
 }
 
-/** Builds the environ for a host request; `signal` aborts when the host's response closes early. */
+/**
+ * Builds the environ for a host request; `signal` aborts when the host's response closes early.
+ * Throws the 400 `HttpError` the server would answer for a target that does not decode.
+ */
 export function environFromHost(req: HostRequest, res: HostResponse, options: HostOptions, mount?: Mount): Environ {
   const h2 = req.httpVersionMajor === 2;
   const raw = req.rawHeaders;
@@ -81,7 +75,7 @@ export function environFromHost(req: HostRequest, res: HostResponse, options: Ho
   }
   const method = req.method ?? 'GET';
   const url = mount?.url ?? req.url ?? '/';
-  const { path, query } = splitRaw(url, method);
+  const { pathInfo, queryString } = splitTarget(url, method); // a 400 HttpError, as the server answers
   const socket = req.socket as { encrypted?: boolean; remoteAddress?: string; remotePort?: number; localAddress?: string; localPort?: number } | undefined;
   const h2req = req as Http2ServerRequest;
   const scheme = h2 ? (h2req.scheme === 'https' ? 'https' : 'http') : socket?.encrypted ? 'https' : 'http';
@@ -98,8 +92,8 @@ export function environFromHost(req: HostRequest, res: HostResponse, options: Ho
     scheme,
     target: mount?.target ?? url,
     scriptName: mount?.scriptName ?? '',
-    pathInfo: path[0] === '/' ? (decodePath(path) ?? path) : path,
-    queryString: query,
+    pathInfo,
+    queryString,
     protocol,
     authority: (h2 ? h2req.authority : undefined) ?? host ?? '',
     headers,
@@ -114,6 +108,13 @@ export function environFromHost(req: HostRequest, res: HostResponse, options: Ho
     features: { push: false, trailers: false, websocket: false, earlyHints: false },
     signal: controller.signal,
   };
+}
+
+/** Answers a request that never reached the app (a target that does not decode) with its error response. */
+export function refuse(res: HostResponse, err: unknown): void {
+  const { status, headers, body } = errorResponse(err);
+  (res as ServerResponse).writeHead(status, Object.fromEntries(headers));
+  res.end(body);
 }
 
 /** The methods the sink calls on the host response; an adapter that patched the response passes the originals. */
@@ -186,9 +187,10 @@ export class HostSink implements ResponseSink {
       return;
     }
     if (this.#h2) {
-      const pairs: [string, string][] = headers.map(([n, v]) => [n.toLowerCase(), v]);
-      if (length !== undefined) pairs.push(['content-length', String(length)]);
-      writeHead.call(res, status, pairs);
+      // node:http2 refuses a single-value field twice: one object, the last value winning.
+      const object = toHeaderObject<Record<string, string | string[]>>(headers);
+      if (length !== undefined) object['content-length'] = String(length);
+      writeHead.call(res, status, object);
       return;
     }
     const flat: string[] = [];

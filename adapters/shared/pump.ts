@@ -9,7 +9,7 @@ import { bodyForbidden } from '../../src/index.ts';
 import type { App, Chunk, Environ } from '../../src/index.ts';
 import { drive, totalLength, type Committed } from './drive.ts';
 import { mergeHeaders } from './headers.ts';
-import { whenDrained } from '../../src/server/index.ts';
+import { whenDrained } from '../../src/host.ts';
 
 /** Resolves when `res` can take more data, or is gone. */
 export function drainOrClose(res: ServerResponse): Promise<void> {

@@ -6,7 +6,7 @@
 import { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { BodyReader, Environ, HeaderList } from '../../src/index.ts';
-import { StreamBodyReader } from '../../src/server/index.ts';
+import { StreamBodyReader } from '../../src/host.ts';
 import { nodeHeaders } from './headers.ts';
 import type { GatewaySocket } from './socket.ts';
 import { environForUrl, relativeUrl } from './url.ts';

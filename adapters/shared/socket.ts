@@ -4,8 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { Duplex } from 'node:stream';
-import type { Environ } from '../../src/index.ts';
-import { AdapterError } from './errors.ts';
+import { HatchwayError, type Environ } from '../../src/index.ts';
 
 type Callback = (err?: Error | null) => void;
 
@@ -40,7 +39,7 @@ export class GatewaySocket extends Duplex {
   override _read(): void {}
 
   override _write(_chunk: unknown, _encoding: BufferEncoding, callback: Callback): void {
-    callback(new AdapterError('ERR_HATCHWAY_ADAPTER_SOCKET_WRITE'));
+    callback(new HatchwayError('ERR_HATCHWAY_ADAPTER_SOCKET_WRITE'));
   }
 
   address(): { address: string; port: number; family: string } {

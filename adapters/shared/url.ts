@@ -8,36 +8,7 @@
  * middleware rewrote is re-encoded.
  */
 import type { Environ } from '../../src/index.ts';
-
-/** A target split into its raw path and raw query (no `?`). */
-export interface RawTarget {
-  path: string;
-  query: string;
-}
-
-/** Splits a request target (origin-, absolute-, asterisk- or authority-form) into raw path and query. */
-export function splitRaw(target: string, method: string): RawTarget {
-  if (target === '*' || (method === 'CONNECT' && target[0] !== '/')) return { path: target, query: '' };
-  let path = target;
-  if (target[0] !== '/') {
-    // absolute-form (RFC 9112 §3.2.2): drop scheme and authority
-    const scheme = target.indexOf('://');
-    const slash = scheme === -1 ? -1 : target.indexOf('/', scheme + 3);
-    path = slash === -1 ? '/' : target.slice(slash);
-  }
-  const q = path.indexOf('?');
-  return q === -1 ? { path, query: '' } : { path: path.slice(0, q), query: path.slice(q + 1) };
-}
-
-/** `decodeURIComponent`, or `undefined` for malformed percent-encoding. */
-export function decodePath(raw: string): string | undefined {
-  if (!raw.includes('%')) return raw;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return undefined;
-  }
-}
+import { decodePath, splitTarget } from '../../src/host.ts';
 
 /** Percent-encodes a decoded path for a URL, keeping `/` (and every other character legal in a path). */
 export function encodePath(path: string): string {
@@ -51,7 +22,8 @@ export function encodePath(path: string): string {
 
 /** The environ's path split at `scriptName`, in raw form: `[rawScriptName, rawPathInfo]`. */
 export function rawPaths(environ: Environ): [script: string, rest: string] {
-  const { path } = splitRaw(environ.target, environ.method);
+  const split = splitTarget(environ.target, environ.method, { badPath: 'keep' });
+  const path = split.path;
   const script = environ.scriptName;
   if (path[0] === '/' && decodePath(path) === script + environ.pathInfo) {
     if (script === '') return ['', path];
@@ -61,7 +33,7 @@ export function rawPaths(environ: Environ): [script: string, rest: string] {
     }
   }
   // Middleware rewrote the path: encode what the environ says now.
-  if (path[0] !== '/' && script === '' && environ.pathInfo === path) return ['', path]; // '*' and CONNECT
+  if (path[0] !== '/' && script === '' && environ.pathInfo === split.pathInfo) return ['', path]; // '*' and CONNECT
   return [encodePath(script), encodePath(environ.pathInfo)];
 }
 
@@ -78,11 +50,10 @@ export function relativeUrl(environ: Environ): string {
 /** The environ fields that a rewritten relative URL (`req.url` after middleware) stands for. */
 export function environForUrl(environ: Environ, url: string): Pick<Environ, 'target' | 'pathInfo' | 'queryString'> {
   const [script] = rawPaths(environ);
-  const { path, query } = splitRaw(url, environ.method);
-  const pathInfo = decodePath(path) ?? path;
+  const { path, pathInfo, queryString } = splitTarget(url, environ.method, { badPath: 'keep' });
   return {
     target: path[0] === '/' ? script + url : url,
     pathInfo,
-    queryString: query,
+    queryString,
   };
 }

@@ -3,8 +3,7 @@
  * same contract as the server's reader — it extends the same public `PullBodyReader`, which
  * supplies the declared-length end, `read(max)`, `bytes(limit)` (413), `text()` and iteration.
  */
-import createError from 'http-errors';
-import { PullBodyReader } from '../../src/index.ts';
+import { PullBodyReader, httpError } from '../../src/host.ts';
 
 export class WebBodyReader extends PullBodyReader {
   #stream: ReadableStream<Uint8Array> | null;
@@ -22,11 +21,11 @@ export class WebBodyReader extends PullBodyReader {
     try {
       result = await this.#reader.read();
     } catch (err) {
-      throw createError(400, `request body: ${err instanceof Error ? err.message : String(err)}`, { code: 'ERR_HATCHWAY_BODY_ABORTED' });
+      throw httpError('ERR_HATCHWAY_BODY_ABORTED', `: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (!result.done) return result.value;
     if (this.length !== undefined && this.remaining > 0) {
-      throw createError(400, 'request body shorter than its Content-Length', { code: 'ERR_HATCHWAY_BODY_ABORTED' });
+      throw httpError('ERR_HATCHWAY_BODY_ABORTED', 'shorter than its Content-Length');
     }
     return null;
   }

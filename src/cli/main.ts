@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { HatchwayError } from '../gateway/errors.ts';
+import { HatchwayError } from '../wire/errors.ts';
 import type { App } from '../gateway/types.ts';
 import { Server } from '../server/server.ts';
 import { USAGE, intOption, parseCommand } from './args.ts';

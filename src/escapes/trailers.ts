@@ -5,12 +5,12 @@
  * elsewhere the body is sent and the trailers dropped and reported — unless they are
  * required, which gets a clear 400 instead of a silently incomplete response.
  */
-import createError, { type HttpError } from 'http-errors';
+import type { HttpError } from 'http-errors';
 import type { App, Body, Chunk, Environ, HeaderList, StartResponse, Status } from '../gateway/types.ts';
 import type { ResponseSink } from '../gateway/run.ts';
 import { chunkLength, closeBody } from '../gateway/body.ts';
 import { errorResponse, formatError } from '../gateway/error-response.ts';
-import { HatchwayError } from '../gateway/errors.ts';
+import { httpError } from '../wire/errors.ts';
 import { bodyForbidden, parseStatus } from '../protocol/headers.ts';
 import { validateTrailers } from '../protocol/trailers.ts';
 import { CONTROL_HEADER, type BaseRegistration } from './registry.ts';
@@ -55,7 +55,7 @@ export function trailersBody(registration: TrailersRegistration): Body {
 
 /** The 400 of a required registration whose trailers cannot reach the client. */
 export function trailersRequired(): HttpError {
-  return createError(400, new HatchwayError('ERR_HATCHWAY_TRAILERS_REQUIRED').message, { code: 'ERR_HATCHWAY_TRAILERS_REQUIRED' });
+  return httpError('ERR_HATCHWAY_TRAILERS_REQUIRED');
 }
 
 /**

@@ -5,7 +5,7 @@
  * of at most `max` bytes, `bytes(limit)` refusing more than `limit` with a 413 `HttpError`,
  * `text()` and async iteration (SPEC §2.4).
  */
-import createError from 'http-errors';
+import { httpError } from '../wire/errors.ts';
 import type { BodyReader } from './types.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -85,5 +85,5 @@ export abstract class PullBodyReader implements BodyReader {
 
 /** The 413 `bytes(limit)` throws. */
 function tooLarge(limit: number) {
-  return createError(413, `request body larger than ${limit} bytes`, { code: 'ERR_HATCHWAY_BODY_TOO_LARGE' });
+  return httpError('ERR_HATCHWAY_BODY_TOO_LARGE', limit);
 }

@@ -2,7 +2,7 @@
  * Bodies: the kinds an app may return, and closing them exactly once (SPEC §4).
  */
 import { open, stat } from 'node:fs/promises';
-import { HatchwayError } from './errors.ts';
+import { HatchwayError } from '../wire/errors.ts';
 import type { Body, Chunk } from './types.ts';
 
 const encoder = new TextEncoder();

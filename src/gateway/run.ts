@@ -11,7 +11,7 @@
  * - The body is closed exactly once on every path: `iterator.return()` when iteration
  *   stopped early, then `body.close()`.
  */
-import { HatchwayError } from './errors.ts';
+import { HatchwayError } from '../wire/errors.ts';
 import { ResponseState } from './start-response.ts';
 import { FileBody, chunkLength, closeBody, isBody } from './body.ts';
 import { errorResponse, formatError } from './error-response.ts';

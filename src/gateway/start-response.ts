@@ -3,7 +3,7 @@
  * state; anything not in the table is an error. Nothing here touches the wire: the runner
  * reads `status` and `headers` at the commit point.
  */
-import { HatchwayError } from './errors.ts';
+import { HatchwayError } from '../wire/errors.ts';
 import { parseStatus, validateHeaders } from '../protocol/headers.ts';
 import type { HeaderList, StartResponse, Status } from './types.ts';
 

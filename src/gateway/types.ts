@@ -7,14 +7,9 @@
  * @module
  */
 
-/** One header field as on the wire: `[name, value]`. Names arrive lowercased in environ. */
-export type Header = [name: string, value: string];
+import type { Chunk, HeaderList } from '../wire/types.ts';
 
-/** An ordered list of header fields; order and duplicates are kept, as on the wire. */
-export type HeaderList = Header[];
-
-/** A body chunk. Strings are encoded as UTF-8 by the server. */
-export type Chunk = Uint8Array | string;
+export type { Chunk, Header, HeaderList } from '../wire/types.ts';
 
 /**
  * A response body: a sync or async iterable of chunks, or a {@link FileBody} that a server may

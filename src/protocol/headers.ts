@@ -3,8 +3,9 @@
  * sans-IO. Every outgoing header is checked here, once, before any front-end sees it:
  * `node:http2`'s `respond()` would put CR/LF from a value on the wire.
  */
-import { HatchwayError } from '../gateway/errors.ts';
-import type { HeaderList } from '../gateway/types.ts';
+import { HatchwayError } from '../wire/errors.ts';
+import type { HeaderList } from '../wire/types.ts';
+import { CONNECTION_SPECIFIC } from './fields.ts';
 
 // RFC 9110 §5.6.2 token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -15,12 +16,6 @@ const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]/;
 const DIGITS = /^\d{1,15}$/;
 // RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
 const STATUS = /^([1-9]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
-
-/**
- * Connection-specific fields (RFC 9110 §7.6.1, RFC 9113 §8.2.2): the server owns them.
- * `upgrade` is allowed on a 426 only, where RFC 9110 §15.5.22 requires it.
- */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
 /** A parsed status line. */
 export interface ParsedStatus {
@@ -78,13 +73,16 @@ export function isServerManaged(name: string, status: number): boolean {
   return managed(name.toLowerCase(), status);
 }
 
+// The server owns the connection-specific fields and `trailer` (it frames trailers itself);
+// `upgrade` is allowed on a 426 only, where RFC 9110 §15.5.22 requires it.
 function managed(lower: string, status: number): boolean {
-  return HOP_BY_HOP.has(lower) && !(lower === 'upgrade' && status === 426);
+  return (CONNECTION_SPECIFIC.has(lower) || lower === 'trailer') && !(lower === 'upgrade' && status === 426);
 }
 
-/** True when `name` is a connection-specific field. */
+/** True when `name` is a connection-specific field ({@link CONNECTION_SPECIFIC}) or `trailer`. */
 export function isHopByHop(name: string): boolean {
-  return HOP_BY_HOP.has(name.toLowerCase());
+  const lower = name.toLowerCase();
+  return CONNECTION_SPECIFIC.has(lower) || lower === 'trailer';
 }
 
 /**

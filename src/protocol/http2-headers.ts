@@ -3,7 +3,8 @@
  * into pseudo-header fields and the ordinary fields an app sees, and building a response's
  * raw header list that `node:http2` accepts and that never carries a connection-specific field.
  */
-import type { HeaderList } from '../gateway/types.ts';
+import type { HeaderList } from '../wire/types.ts';
+import { CONNECTION_SPECIFIC, SINGLE_VALUE_FIELDS, toHeaderObject } from './fields.ts';
 
 /** A request's header block, split (RFC 9113 §8.3.1). */
 export interface H2RequestHead {
@@ -76,24 +77,6 @@ export function splitRequestHead(raw: readonly string[]): H2RequestHead {
 }
 
 /**
- * Connection-specific fields (RFC 9113 §8.2.2) that must never be sent on HTTP/2; `node:http2`
- * throws on them. `upgrade` can come from an app's 426; on HTTP/2 it is dropped.
- */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings']);
-
-/**
- * Fields that `node:http2` refuses to send twice (`ERR_HTTP2_HEADER_SINGLE_VALUE`). The first
- * value wins, as it does for `getHeader()` and the runner's Content-Length check.
- */
-const SINGLE_VALUE = new Set([
-  'access-control-allow-credentials', 'access-control-max-age', 'access-control-request-method', 'age', 'authorization',
-  'content-encoding', 'content-language', 'content-length', 'content-location', 'content-md5', 'content-range',
-  'content-type', 'date', 'dnt', 'etag', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match',
-  'if-range', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'range',
-  'referer', 'retry-after', 'tk', 'upgrade-insecure-requests', 'user-agent', 'x-content-type-options',
-]);
-
-/**
  * Builds the raw header list for `stream.respond()`: `:status` first, names lowercase
  * (RFC 9113 §8.2.1), order and repeated fields kept, connection-specific fields dropped, and
  * `content-length` added when `length` is known and the app did not set one. Values must
@@ -106,7 +89,8 @@ export function responseHead(status: number, headers: HeaderList, length: number
     const h = headers[i]!;
     const name = h[0].toLowerCase();
     if (CONNECTION_SPECIFIC.has(name)) continue;
-    if (SINGLE_VALUE.has(name)) {
+    // Here the FIRST value wins, as it does for getHeader() and the runner's Content-Length check.
+    if (SINGLE_VALUE_FIELDS.has(name)) {
       seen ??= new Set();
       if (seen.has(name)) continue;
       seen.add(name);
@@ -117,18 +101,7 @@ export function responseHead(status: number, headers: HeaderList, length: number
   return out;
 }
 
-/** Converts trailer fields to a `sendTrailers()` object: lowercase names, repeats as arrays. */
+/** Converts trailer fields to a `sendTrailers()` object ({@link toHeaderObject}'s rules). */
 export function trailerFields(trailers: HeaderList): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (let i = 0; i < trailers.length; i++) {
-    const name = trailers[i]![0].toLowerCase();
-    if (CONNECTION_SPECIFIC.has(name) || name.charCodeAt(0) === 58) continue;
-    const value = trailers[i]![1];
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
-    else if (SINGLE_VALUE.has(name)) continue;
-    else if (Array.isArray(prev)) prev.push(value);
-    else out[name] = [prev, value];
-  }
-  return out;
+  return toHeaderObject<Record<string, string | string[]>>(trailers);
 }

@@ -3,11 +3,12 @@
  * frame the message, route it, authenticate it, or control caching and content handling.
  */
 import { isSafeValue, isToken } from './headers.ts';
-import { HatchwayError } from '../gateway/errors.ts';
-import type { HeaderList } from '../gateway/types.ts';
+import { CONNECTION_SPECIFIC } from './fields.ts';
+import { HatchwayError } from '../wire/errors.ts';
+import type { HeaderList } from '../wire/types.ts';
 
 const FORBIDDEN = new Set([
-  'transfer-encoding', 'content-length', 'host', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade',
+  ...CONNECTION_SPECIFIC, 'trailer', 'content-length', 'host',
   'cache-control', 'expect', 'max-forwards', 'pragma', 'range', 'authorization', 'proxy-authenticate',
   'proxy-authorization', 'www-authenticate', 'set-cookie', 'cookie', 'content-encoding', 'content-type',
   'content-range', 'age', 'expires', 'date', 'location', 'retry-after', 'vary', 'warning',

@@ -2,7 +2,7 @@
  * Is this request a WebSocket opening handshake the server can complete? (RFC 6455 §4.2.1
  * over HTTP/1.1; RFC 8441 §4 over HTTP/2.) Sans-IO: it reads the method and header list.
  */
-import type { HeaderList } from '../gateway/types.ts';
+import type { HeaderList } from '../wire/types.ts';
 import { headerHasToken } from './headers.ts';
 
 // RFC 6455 §4.2.1: a base64-encoded 16-byte nonce is 24 characters ending in '=='.

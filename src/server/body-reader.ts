@@ -3,7 +3,7 @@
  * HTTP/2 stream). Nothing is read until the app asks: the first read is what answers
  * `Expect: 100-continue`, and an unread body costs no listener at all.
  */
-import createError from 'http-errors';
+import { httpError } from '../wire/errors.ts';
 import type { Readable } from 'node:stream';
 import { PullBodyReader } from '../gateway/body-reader.ts';
 
@@ -48,12 +48,12 @@ export class StreamBodyReader extends PullBodyReader {
       wake();
     });
     stream.on('error', (err: Error) => {
-      this.#error ??= createError(400, 'request body: ' + err.message, { code: 'ERR_HATCHWAY_BODY_ABORTED' });
+      this.#error ??= httpError('ERR_HATCHWAY_BODY_ABORTED', ': ' + err.message);
       wake();
     });
     stream.on('close', () => {
       if (!this.#ended && this.remaining > 0) {
-        this.#error ??= createError(400, 'request body ended early: the client went away', { code: 'ERR_HATCHWAY_BODY_ABORTED' });
+        this.#error ??= httpError('ERR_HATCHWAY_BODY_ABORTED', 'ended early: the client went away');
       }
       wake();
     });
@@ -69,7 +69,7 @@ export class StreamBodyReader extends PullBodyReader {
     for (;;) {
       if (this.#ended && this.remaining !== Infinity && this.remaining > 0 && this.length !== undefined) {
         if (this.#stream.readableLength === 0) {
-          this.#error ??= createError(400, 'request body shorter than its Content-Length', { code: 'ERR_HATCHWAY_BODY_ABORTED' });
+          this.#error ??= httpError('ERR_HATCHWAY_BODY_ABORTED', 'shorter than its Content-Length');
         }
       }
       const chunk = this.#stream.read() as Uint8Array | null;
@@ -77,7 +77,7 @@ export class StreamBodyReader extends PullBodyReader {
       if (this.#error) throw this.#error;
       if (this.#ended || this.#stream.readableEnded) {
         if (this.#complete !== undefined && !this.#complete()) {
-          throw (this.#error = createError(400, 'request body ended early: the stream was reset', { code: 'ERR_HATCHWAY_BODY_ABORTED' }));
+          throw (this.#error = httpError('ERR_HATCHWAY_BODY_ABORTED', 'ended early: the stream was reset'));
         }
         return null;
       }

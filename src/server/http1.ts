@@ -20,7 +20,8 @@ import type { WebSocketEngine } from './websocket.ts';
 import type { App, Chunk, Environ, ErrorStream, HeaderList, Protocol } from '../gateway/types.ts';
 import { StreamBodyReader } from './body-reader.ts';
 import { whenDrained } from './drain.ts';
-import { RequestErrors, splitTarget, type LogFn } from './environ.ts';
+import { RequestErrors, type LogFn } from './environ.ts';
+import { splitTarget } from '../protocol/target.ts';
 
 // scheme "://" [ userinfo "@" ] authority — the authority ends at the path, query or fragment.
 const ABSOLUTE_AUTHORITY = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?([^/?#]*)/i;

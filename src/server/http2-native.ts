@@ -4,25 +4,16 @@
  * (which would put CR/LF on the wire); headers the middleware added around the token
  * response (Set-Cookie, CORS) are merged into the handler's response headers.
  */
-import { constants, type ServerHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
+import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { Chunk, Environ, HeaderList } from '../gateway/types.ts';
 import { errorResponse, formatError } from '../gateway/error-response.ts';
 import { validateHeaders } from '../protocol/headers.ts';
+import { toHeaderObject } from '../protocol/fields.ts';
 import { validateTrailers } from '../protocol/trailers.ts';
 import { preloadLink } from '../escapes/push.ts';
 import { degrade } from '../escapes/degrade.ts';
 import type { Http2App, Http2AppStream, Http2Settings, RespondOptions } from '../escapes/http2-app.ts';
 import { whenDrained } from './drain.ts';
-
-/** Turns a header list into node:http2's object form (repeated names become arrays). */
-export function toHeaderObject(list: HeaderList, into: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
-  for (const [rawName, value] of list) {
-    const name = rawName.toLowerCase();
-    const prev = into[name];
-    into[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value];
-  }
-  return into;
-}
 
 /** What the native stream needs from the front-end to push. */
 export interface NativeContext {

@@ -12,7 +12,7 @@
  *   app's: gRPC bidirectional streams and RFC 8441 websockets keep their request side open.
  */
 import { constants, type ServerHttp2Session } from 'node:http2';
-import createError from 'http-errors';
+import { httpError } from '../wire/errors.ts';
 import type { H2Sink } from './http2-sink.ts';
 
 /** Per-connection facts every request on the session shares. */
@@ -174,7 +174,7 @@ export class SessionWatch {
         // Only a request still arriving is late; a slow app is not the client's fault, and a
         // response under way means the app took the exchange on as a stream.
         if (sink.committed || stream.endAfterHeaders || stream.state.remoteClose) continue;
-        sink.giveUp(createError(408, 'request not received in time', { code: 'ERR_HATCHWAY_REQUEST_TIMEOUT' }));
+        sink.giveUp(httpError('ERR_HATCHWAY_REQUEST_TIMEOUT'));
       }
     }
   }

@@ -9,7 +9,7 @@
  */
 import { constants, createServer as createH2Server, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import createError from 'http-errors';
+import { httpError } from '../wire/errors.ts';
 import { run } from '../gateway/run.ts';
 import { formatError } from '../gateway/error-response.ts';
 import { installEscapes, type Installed } from '../escapes/install.ts';
@@ -17,7 +17,8 @@ import { isWebSocketH2 } from '../protocol/websocket.ts';
 import type { App, Environ } from '../gateway/types.ts';
 import { splitRequestHead, type H2RequestHead } from '../protocol/http2-headers.ts';
 import { StreamBodyReader } from './body-reader.ts';
-import { RequestErrors, splitTarget, type LogFn } from './environ.ts';
+import { RequestErrors, type LogFn } from './environ.ts';
+import { splitTarget } from '../protocol/target.ts';
 import { H2Sink, respondWithError } from './http2-sink.ts';
 import { SessionWatch, type SessionInfo } from './http2-session.ts';
 
@@ -162,19 +163,19 @@ export class H2FrontEnd {
   #refusal(head: H2RequestHead): Error | undefined {
     if (head.size > this.#limits.maxHeaderListSize) {
       // RFC 9113 §10.5.1; also covers requests that came before the client ACKed our SETTINGS.
-      return createError(431, 'request header fields too large', { code: 'ERR_HATCHWAY_HEADERS_TOO_LARGE' });
+      return httpError('ERR_HATCHWAY_HEADERS_TOO_LARGE');
     }
     if (head.method === 'CONNECT') {
       // RFC 9113 §8.5: a tunnel is not something an origin server offers. RFC 8441 §4:
       // extended CONNECT is for websocket only (Hypercorn took every CONNECT for one).
-      if (head.protocol === undefined) return createError(501, 'CONNECT is not supported by this server', { code: 'ERR_HATCHWAY_CONNECT', expose: true });
+      if (head.protocol === undefined) return httpError('ERR_HATCHWAY_CONNECT', 'CONNECT');
       if (head.protocol !== 'websocket') {
-        return createError(501, `extended CONNECT for ${JSON.stringify(head.protocol)} is not supported`, { code: 'ERR_HATCHWAY_CONNECT', expose: true });
+        return httpError('ERR_HATCHWAY_CONNECT', `extended CONNECT for ${JSON.stringify(head.protocol)}`);
       }
     }
     // RFC 9113 §8.3.1: http(s) requests carry an authority, and `host` may not contradict it.
-    if (head.authority === undefined) return createError(400, 'request without :authority or host', { code: 'ERR_HATCHWAY_NO_AUTHORITY' });
-    if (head.authorityMismatch) return createError(400, ':authority and host disagree', { code: 'ERR_HATCHWAY_NO_AUTHORITY' });
+    if (head.authority === undefined) return httpError('ERR_HATCHWAY_NO_AUTHORITY', 'request without :authority or host');
+    if (head.authorityMismatch) return httpError('ERR_HATCHWAY_NO_AUTHORITY', ':authority and host disagree');
     return undefined;
   }
 

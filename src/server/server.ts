@@ -11,10 +11,11 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import { HatchwayError } from '../gateway/errors.ts';
+import { HatchwayError } from '../wire/errors.ts';
 import type { App } from '../gateway/types.ts';
 import { headerHasToken } from '../protocol/headers.ts';
-import { requestIds, type LogFn } from './environ.ts';
+import type { LogFn } from './environ.ts';
+import { nextRequestId } from '../gateway/request-id.ts';
 import { handleH1, handleH1Upgrade, type H1Context } from './http1.ts';
 import { H2FrontEnd } from './http2.ts';
 import { h2Escapes } from './http2-escapes.ts';
@@ -112,7 +113,7 @@ export class Server {
     this.app = app;
     this.options = options;
     const log = options.log ?? ((line: string) => console.error(line));
-    const nextId = requestIds();
+    const nextId = nextRequestId;
     const track = (exchange: ServerResponse | ServerHttp2Stream): void => {
       const inFlight = this.#inFlight;
       inFlight.add(exchange);

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { HatchwayError } from '../gateway/errors.ts';
+import { HatchwayError } from '../wire/errors.ts';
 import type { Environ, HeaderList } from '../gateway/types.ts';
 import type { WebSocketRegistration } from '../escapes/websocket.ts';
 import type { ServerHttp2Stream } from 'node:http2';

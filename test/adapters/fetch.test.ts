@@ -161,7 +161,7 @@ t.test('fromFetch: the response body is pulled, not buffered whole', async (t) =
 t.test('fromFetch: a handler that does not return a Response is a 500', async (t) => {
   const { url, logs } = await listenHatchway(t, fromFetch((() => 'not a response') as unknown as () => Response));
   t.equal((await send(url, '/')).status, 500);
-  t.ok(logs.some((l) => l.includes('AdapterError')));
+  t.ok(logs.some((l) => l.includes('ERR_HATCHWAY_ADAPTER_INVALID_RESPONSE')));
 });
 
 t.test('toFetch: a hatchway app as a fetch handler', async (t) => {

@@ -17,17 +17,13 @@ import { toNodeListener } from '../../adapters/node.ts';
 import { headersAfter } from '../../adapters/shared/request.ts';
 import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from '../../adapters/shared/headers.ts';
 import { mountOf } from '../../adapters/shared/host.ts';
-import { decodePath, encodePath, environForUrl, rawPaths, relativeUrl, splitRaw } from '../../adapters/shared/url.ts';
+import { encodePath, environForUrl, rawPaths, relativeUrl } from '../../adapters/shared/url.ts';
+import { decodePath } from '../../src/protocol/target.ts';
 import { listenNative, send } from './side-by-side.ts';
 
 const env = (fields: Partial<Environ>): Environ => ({ method: 'GET', target: '/', scriptName: '', pathInfo: '/', queryString: '', ...fields }) as Environ;
 
-t.test('request targets split in every form', async (t) => {
-  t.same(splitRaw('/a%20b?x=1&y', 'GET'), { path: '/a%20b', query: 'x=1&y' });
-  t.same(splitRaw('http://h:1/p?q', 'GET'), { path: '/p', query: 'q' }, 'absolute-form');
-  t.same(splitRaw('http://h:1', 'GET'), { path: '/', query: '' }, 'absolute-form without a path');
-  t.same(splitRaw('*', 'OPTIONS'), { path: '*', query: '' }, 'asterisk-form');
-  t.same(splitRaw('h:443', 'CONNECT'), { path: 'h:443', query: '' }, 'authority-form');
+t.test('paths decode and encode between the raw target and the environ', async (t) => {
   t.equal(decodePath('/a%2Fb'), '/a/b');
   t.equal(decodePath('/bad%zz'), undefined, 'malformed percent-encoding');
   t.equal(encodePath('/a b/c?d#e%'), '/a%20b/c%3Fd%23e%25');

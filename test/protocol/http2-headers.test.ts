@@ -52,5 +52,5 @@ t.test('a response head keeps order and repeats, adds content-length, and keeps 
 });
 
 t.test('trailer fields become an object; repeats become arrays', async (t) => {
-  t.same(trailerFields([['Grpc-Status', '0'], ['x-t', '1'], ['x-t', '2'], ['connection', 'close'], ['etag', '"a"'], ['etag', '"b"']]), { 'grpc-status': '0', 'x-t': ['1', '2'], etag: '"a"' });
+  t.same(trailerFields([['Grpc-Status', '0'], ['x-t', '1'], ['x-t', '2'], ['connection', 'close'], ['etag', '"a"'], ['etag', '"b"']]), { 'grpc-status': '0', 'x-t': ['1', '2'], etag: '"b"' }, 'a repeated single-value trailer: the last value wins');
 });

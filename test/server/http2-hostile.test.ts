@@ -4,7 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import type { App } from '../../src/index.ts';
-import { requestIds } from '../../src/server/environ.ts';
+import { nextRequestId } from '../../src/gateway/request-id.ts';
 import { H2FrontEnd, type H2Limits } from '../../src/server/http2.ts';
 import { Listener } from '../../src/server/listener.ts';
 import { curl, sleep } from '../fixtures/clients.ts';
@@ -103,7 +103,7 @@ t.test('with the connect protocol enabled, only :protocol websocket reaches the 
  */
 async function frontEnd(t: Test, app: App, enableConnectProtocol: boolean): Promise<number> {
   const limits: H2Limits = { maxConcurrentStreams: 100, maxHeaderListSize: 16_384, maxSessionMemory: 10, sessionIdleTimeout: 5_000, headersTimeout: 5_000, requestTimeout: 5_000 };
-  const h2 = new H2FrontEnd({ app, log: () => {}, nextId: requestIds(), track: () => {}, enableConnectProtocol }, limits);
+  const h2 = new H2FrontEnd({ app, log: () => {}, nextId: nextRequestId, track: () => {}, enableConnectProtocol }, limits);
   const listener = new Listener({ cleartext: true, prefaceTimeout: 2_000, http1: (socket) => socket.destroy(), http2: (socket) => h2.accept(socket) });
   const { port } = await listener.listen(0, '127.0.0.1');
   t.teardown(async () => {
