@@ -75,8 +75,19 @@ export {
   OUTCOMES,
   degrade,
   renderDegradeTable,
+  type ClaimKind,
   type EscapeKind,
   type Outcome,
   type ProtocolFamily,
   type Situation,
 } from './escapes/degrade.ts';
+export {
+  recognize,
+  needsBody,
+  expectedStatus,
+  type Capabilities,
+  type Recognition,
+  type RecognitionInput,
+} from './escapes/recognize.ts';
+export { EscapeRegistry, TOKEN_LENGTH, CONTROL_HEADER, parseControl, isControlName, isTokenShaped, liveRegistrations, type Entry } from './escapes/registry.ts';
+export { TokenScan } from './escapes/scan.ts';
