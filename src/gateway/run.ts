@@ -90,7 +90,8 @@ function sendArray(environ: Environ, sink: ResponseSink, response: ResponseState
   if (bodyless || length === 0) sink.end();
   else if (body.length === 1) sink.end(body[0]);
   else {
-    for (let i = 0; i < body.length; i++) sink.write(body[i]!);
+    // Empty chunks carry nothing (§4.2): a sink never sees one, as with a streamed body.
+    for (let i = 0; i < body.length; i++) if (chunkLength(body[i]) > 0) sink.write(body[i]!);
     sink.end();
   }
   report(environ, closeBody(body));

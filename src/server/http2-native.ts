@@ -67,7 +67,8 @@ export function nativeStream(stream: ServerHttp2Stream, ctx: NativeContext): Htt
       stream.respond(object, { endStream: options.endStream === true, waitForTrailers: wantsTrailers });
     },
     write(chunk: Chunk) {
-      if (stream.destroyed) return true;
+      // A zero-length write makes node:http2 send stale memory as DATA (see H2Sink.write).
+      if (stream.destroyed || (typeof chunk === 'string' ? chunk.length : chunk.byteLength) === 0) return true;
       return stream.write(chunk);
     },
     drained() {

@@ -115,6 +115,10 @@ export class H2Sink implements EscapeCapableSink {
 
   write(chunk: Chunk): boolean {
     if (!this.#flush(false)) return true;
+    // A zero-length write as the last before end() makes node:http2 (Node 24) send stale memory
+    // as the DATA of the end — bytes of other responses — or leave the stream unfinished,
+    // holding the request's registrations. Nothing to write: write nothing.
+    if ((typeof chunk === 'string' ? chunk.length : chunk.byteLength) === 0) return true;
     return this.#stream.write(chunk);
   }
 

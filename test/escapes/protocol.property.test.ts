@@ -185,7 +185,8 @@ const MARKERS = new Set([...ADDED_HEADERS, 'etag', 'link']);
 const markers = (h: HeaderList, drop: Set<string>) =>
   h
     .filter(([n]) => MARKERS.has(n) && !drop.has(n))
-    .map(([n, v]) => `${n}: ${v}`)
+    // An ETag hashes a body that may hold the real token, which the oracle's look-alike is not: presence only.
+    .map(([n, v]) => `${n}: ${n === 'etag' ? '*' : v}`)
     .sort();
 
 /** Every way `seen` differs from `want`, labelled by check. */
@@ -201,7 +202,8 @@ function compare(c: Case, want: Prediction, seen: Observed, events: string[]): s
   const releases = count('release');
   if (releases !== want.registrations) fail('release', `${releases} onRelease calls for ${want.registrations} registrations`);
   if (c.kind === 'websocket' && want.socket && events.indexOf('socket') > events.indexOf('release')) fail('release-order', `onRelease ran before onSocket: ${events.join(',')}`);
-  if (want.outcome === 'takeover' && c.kind.startsWith('http2') && c.proto === 'h2' && events.indexOf('handler-done') > events.indexOf('release')) fail('release-order', `onRelease ran before the handler settled: ${events.join(',')}`);
+  // SPEC §7.2: an http2 takeover releases once its handler settled or its stream closed, whichever is first.
+  if (want.outcome === 'takeover' && c.kind.startsWith('http2') && c.proto === 'h2' && events.indexOf('handler') > events.indexOf('release')) fail('release-order', `onRelease ran before the handler started: ${events.join(',')}`);
   if ((count('socket') > 0) !== want.socket) fail('escape', `onSocket ran ${count('socket')} times, expected ${want.socket ? 'once' : 'never'}`);
   if (count('handler') !== want.handlerRuns) fail('escape', `the http2 handler ran ${count('handler')} times, expected ${want.handlerRuns}`);
   const takeoverWs = want.outcome === 'takeover' && c.kind === 'websocket';
