@@ -44,7 +44,7 @@ export interface Recognition {
   /** The issued registration claimed; `undefined` for `none` and for a token never issued. */
   entry: Entry | undefined;
   situation: Situation;
-  /** The body is exactly the claimed token (or, for `not-issued`, a token-shaped body). */
+  /** The body is exactly the claimed token (for `answered`, any token of the request; for `not-issued`, a token-shaped body). */
   bodyIsToken: boolean;
   /** Issued push registrations named by control fields (each once). */
   pushes: Entry[];
@@ -127,7 +127,8 @@ export function recognize(input: RecognitionInput): Recognition {
   if (entry === undefined) return out('none', undefined, shaped ? 'not-issued' : 'replaced', shaped);
 
   const bodyIsToken = found || (text !== undefined && registry.is(entry, text));
-  if (status !== expectedStatus(entry)) return out(entry.kind, entry, 'answered', bodyIsToken);
+  // An answer whose body is any token of the request (a subrequest's, say) sends no token either.
+  if (status !== expectedStatus(entry)) return out(entry.kind, entry, 'answered', bodyIsToken || (shaped && registry.owns(text)));
   if (found) return out(entry.kind, entry, 'header-dropped', true);
   if (!bodyless && (!bodyIsToken || getHeader(input.headers, 'content-encoding') !== undefined)) return out(entry.kind, entry, 'body-altered', bodyIsToken);
   return out(entry.kind, entry, eligibility(entry, input.can), bodyIsToken);

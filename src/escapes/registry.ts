@@ -128,6 +128,15 @@ export class EscapeRegistry {
     return timingSafeEqual(Buffer.from(presented, 'latin1'), Buffer.from(entry.token, 'latin1'));
   }
 
+  /** True when `presented` is any token of this registry (used or not), compared in constant time. */
+  owns(presented: string): boolean {
+    if (presented.length !== TOKEN_LENGTH) return false;
+    const given = Buffer.from(presented, 'latin1');
+    let found = false;
+    for (const entry of this.#entries) found = timingSafeEqual(given, Buffer.from(entry.token, 'latin1')) || found;
+    return found;
+  }
+
   /** True if `text` contains any token of this registry (used or not): it must not leave. */
   leaks(text: string): boolean {
     if (!text.includes(TOKEN_PREFIX)) return false;

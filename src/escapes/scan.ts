@@ -6,7 +6,7 @@
  * `ERR_HATCHWAY_TOKEN_LEAK`; a field or trailer is dropped, a reason phrase replaced by the
  * standard one, and a body hit tells the sink to tear the response down.
  */
-import { toBytes } from '../gateway/body.ts';
+import { chunkLength, toBytes } from '../gateway/body.ts';
 import { formatError } from '../gateway/error-response.ts';
 import { HatchwayError } from '../gateway/errors.ts';
 import type { ResponseSink } from '../gateway/run.ts';
@@ -18,7 +18,9 @@ export class TokenScan {
   readonly #registry: EscapeRegistry;
   readonly #errors: ErrorStream;
   #tokens: Buffer[] | undefined;
+  /** The last `TOKEN_LENGTH - 1` bytes seen, the last `#pending` of them not sent yet. */
   #tail: Buffer | undefined;
+  #pending = 0;
 
   constructor(registry: EscapeRegistry, errors: ErrorStream) {
     this.#registry = registry;
@@ -54,19 +56,41 @@ export class TokenScan {
     this.#tokens = this.#registry.size > 0 ? this.#registry.tokens().map((t) => Buffer.from(t, 'latin1')) : undefined;
   }
 
-  /** False when `chunk` (with the tail of the chunks before it) holds a token: do not send it. */
-  body(chunk: Chunk): boolean {
-    if (this.#tokens === undefined) return true;
+  /**
+   * What of `chunk` may be sent now: all of it, less a last few bytes that could begin a token
+   * (held until the next chunk tells; so not even the start of a token leaves), or `false`
+   * when the bytes seen so far hold a token.
+   */
+  body(chunk: Chunk): Chunk | false {
+    const tokens = this.#tokens;
+    if (tokens === undefined) return chunk;
     const bytes = toBytes(chunk);
-    const view = this.#tail ? Buffer.concat([this.#tail, bytes]) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (const token of this.#tokens) {
+    const tail = this.#tail;
+    const view = tail ? Buffer.concat([tail, bytes]) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (const token of tokens) {
       if (view.indexOf(token) === -1) continue;
       this.#leak('body');
       this.#tokens = undefined;
       return false;
     }
-    this.#tail = view.subarray(Math.max(0, view.byteLength - (TOKEN_LENGTH - 1)));
-    return true;
+    const unsent = (tail?.byteLength ?? 0) - this.#pending; // where the bytes not yet sent begin
+    const hold = tokenStart(view, tokens, unsent);
+    this.#tail = Buffer.from(view.subarray(Math.max(0, view.byteLength - (TOKEN_LENGTH - 1))));
+    this.#pending = hold;
+    return view.subarray(unsent, view.byteLength - hold);
+  }
+
+  /** The held bytes at the end of the body, or `false` if they are more of a token than its public prefix. */
+  flush(): Uint8Array | false | undefined {
+    if (this.#pending === 0 || this.#tail === undefined) return undefined;
+    const held = this.#tail.subarray(this.#tail.byteLength - this.#pending);
+    this.#pending = 0;
+    if (held.byteLength > PREFIX.byteLength) {
+      this.#leak('body');
+      this.#tokens = undefined;
+      return false;
+    }
+    return held;
   }
 
   #leak(where: string): void {
@@ -74,16 +98,23 @@ export class TokenScan {
   }
 }
 
+const PREFIX = Buffer.from('hw1.', 'latin1');
+
+/** Length of the longest end of `view` (from `from` on) that is the start of one of `tokens`. */
+function tokenStart(view: Buffer, tokens: Buffer[], from: number): number {
+  for (let p = Math.max(from, view.byteLength - (TOKEN_LENGTH - 1)); p < view.byteLength; p++) {
+    if (view[p] !== 0x68) continue; // every token starts with "h"
+    const rest = view.subarray(p);
+    for (const token of tokens) if (rest.equals(token.subarray(0, rest.byteLength))) return rest.byteLength;
+  }
+  return 0;
+}
+
 /**
  * `inner` seen through `scan` (for a response an escape writes itself): the body scan starts
  * at its head; a body hit calls `onLeak`, which tears the response down.
  */
 export function scanned(inner: ResponseSink, scan: TokenScan, onLeak: () => void): ResponseSink {
-  const clear = (chunk: Chunk): boolean => {
-    if (scan.body(chunk)) return true;
-    onLeak();
-    return false;
-  };
   return {
     get closed() {
       return inner.closed;
@@ -92,12 +123,28 @@ export function scanned(inner: ResponseSink, scan: TokenScan, onLeak: () => void
       scan.start();
       inner.head(status, reason, headers, length, trailers);
     },
-    write: (chunk) => (clear(chunk) ? inner.write(chunk) : true),
+    write(chunk) {
+      const out = scan.body(chunk);
+      if (out === false) onLeak();
+      return out === false || chunkLength(out) === 0 ? true : inner.write(out);
+    },
     drained: () => inner.drained(),
-    end: (chunk, trailers) => {
-      if (chunk === undefined || clear(chunk)) inner.end(chunk, trailers && scan.trailers(trailers));
+    end(chunk, trailers) {
+      const last = lastBytes(scan, chunk);
+      if (last === false) onLeak();
+      else inner.end(last, trailers && scan.trailers(trailers));
     },
     file: (...args) => inner.file(...args),
     abort: (error) => inner.abort(error),
   };
+}
+
+/** The last chunk of a body through `scan`, with the bytes it still held; `false` on a token. */
+export function lastBytes(scan: TokenScan, chunk: Chunk | undefined): Chunk | undefined | false {
+  const out = chunk === undefined ? undefined : scan.body(chunk);
+  if (out === false) return false;
+  const held = scan.flush();
+  if (held === false) return false;
+  if (held === undefined) return out;
+  return out === undefined || chunkLength(out) === 0 ? held : Buffer.concat([toBytes(out), held]);
 }

@@ -12,7 +12,7 @@ import { HatchwayError } from '../gateway/errors.ts';
 import { bodyForbidden, opensTunnel } from '../protocol/headers.ts';
 import { degrade, type Outcome } from './degrade.ts';
 import { TOKEN_LENGTH, isControlName } from './registry.ts';
-import { TokenScan, scanned } from './scan.ts';
+import { TokenScan, lastBytes, scanned } from './scan.ts';
 import { needsBody, recognize, type Recognition } from './recognize.ts';
 import { BODY_FIELDS, NOT_CARRIED, TOKEN_DESCRIBING, defaultFallback, withCarried } from './fields.ts';
 import { pushOrPreload } from './push.ts';
@@ -82,8 +82,7 @@ export class EscapeSink implements ResponseSink {
       if (chunk !== undefined) this.#chunks.push(chunk);
       return this.#decide(concat(this.#chunks), true, trailers);
     }
-    if (chunk !== undefined && !this.#clear(chunk)) return;
-    this.#inner.end(chunk, trailers && this.#scan ? this.#scan.trailers(trailers) : trailers);
+    this.#end(chunk, trailers);
   }
 
   async file(status: number, reason: string | undefined, headers: HeaderList, body: FileBody, size: number, bodyless: boolean): Promise<void> {
@@ -97,7 +96,7 @@ export class EscapeSink implements ResponseSink {
         if (!this.#forward(chunk)) await this.#inner.drained();
       }
     }
-    if (!this.closed) this.#inner.end();
+    if (!this.closed) this.#end(undefined, undefined);
   }
 
   abort(error: unknown): void {
@@ -179,7 +178,7 @@ export class EscapeSink implements ResponseSink {
     const chunks = this.#chunks;
     this.#chunks = [];
     for (const chunk of chunks) this.#forward(chunk);
-    if (ended && this.#state === PASS) this.#inner.end(undefined, trailers && scan.trailers(trailers));
+    if (ended && this.#state === PASS) this.#end(undefined, trailers);
   }
 
   #withTrailers(r: Recognition, registration: TrailersRegistration, send: boolean): void {
@@ -227,17 +226,26 @@ export class EscapeSink implements ResponseSink {
   }
 
   #forward(chunk: Chunk): boolean {
-    if (this.#state !== PASS || !this.#clear(chunk)) return true;
-    return this.#inner.write(chunk);
+    if (this.#state !== PASS) return true;
+    const out = this.#scan === undefined ? chunk : this.#scan.body(chunk);
+    if (out === false) return this.#torn();
+    return chunkLength(out) === 0 || this.#inner.write(out);
   }
 
-  /** A body chunk that carries a token tears the response down instead of leaving. */
-  #clear(chunk: Chunk): boolean {
-    if (this.#scan === undefined || this.#scan.body(chunk)) return true;
+  #end(chunk: Chunk | undefined, trailers: HeaderList | undefined): void {
+    const scan = this.#scan;
+    if (scan === undefined) return this.#inner.end(chunk, trailers);
+    const last = lastBytes(scan, chunk);
+    if (last === false) this.#torn();
+    else this.#inner.end(last, trailers && scan.trailers(trailers));
+  }
+
+  /** A body that carries a token is torn down instead of leaving. */
+  #torn(): true {
     this.#state = DETACHED;
     this.#inner.abort(new HatchwayError('ERR_HATCHWAY_TOKEN_LEAK', 'body'));
     this.#release();
-    return false;
+    return true;
   }
 
   /** Answers with an error response in place of whatever the runner still has. */
