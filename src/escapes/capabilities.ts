@@ -6,7 +6,7 @@
 import type { ResponseSink } from '../gateway/run.ts';
 import type { Environ, HeaderList } from '../gateway/types.ts';
 import type { WebSocket } from 'ws';
-import type { ProtocolFamily } from './degrade.ts';
+import type { ClaimKind, Outcome, ProtocolFamily, Situation } from './degrade.ts';
 import type { Http2Registration } from './http2-app.ts';
 import type { PushResource } from './push.ts';
 import type { EscapeRegistry } from './registry.ts';
@@ -38,5 +38,17 @@ export interface EscapeContext {
   registry: EscapeRegistry;
   protocol: ProtocolFamily;
   eligible: Eligibility;
+  /** Told each decision the escape sink makes (an access log, a test client). */
+  onDecision?: ((decision: EscapeDecision) => void) | undefined;
+}
+
+/** What the escape sink decided for one response (SPEC §7.3, §7.4). */
+export interface EscapeDecision {
+  /** The table's row: the claimed kind, or `none`. */
+  kind: ClaimKind;
+  situation: Situation;
+  outcome: Outcome;
+  /** True for the decision of a fallback's own response. */
+  fallback: boolean;
 }
 

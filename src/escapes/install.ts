@@ -7,7 +7,7 @@ import type { Environ } from '../gateway/types.ts';
 import { degrade, type ProtocolFamily } from './degrade.ts';
 import { PUSH_KEY, preloadLink, validatePush, type PushRegistration } from './push.ts';
 import { EscapeRegistry } from './registry.ts';
-import { EscapeSink, type EscapeCapableSink, type Eligibility } from './sink.ts';
+import { EscapeSink, type EscapeCapableSink, type EscapeContext, type Eligibility } from './sink.ts';
 import { TRAILERS_KEY, type TrailersRegistration } from './trailers.ts';
 import { WEBSOCKET_KEY, type WebSocketRegistration } from './websocket.ts';
 import { HTTP2_KEY, type Http2Registration } from './http2-app.ts';
@@ -26,12 +26,14 @@ export interface InstallOptions {
   /** Early Hints can be sent on this connection. */
   earlyHints: boolean;
   maxRegistrations?: number;
+  /** Told each decision the escape sink makes. */
+  onDecision?: EscapeContext['onDecision'];
 }
 
 /** Puts `hatchway.websocket`, `hatchway.trailers`, `hatchway.push` and `hatchway.http2` in `environ`. */
 export function installEscapes(environ: Environ, inner: EscapeCapableSink, options: InstallOptions): Installed {
   const registry = new EscapeRegistry(options.maxRegistrations, (err) => environ.errors.write(String(err)));
-  const sink = new EscapeSink(inner, { environ, registry, protocol: options.protocol, eligible: options.eligible });
+  const sink = new EscapeSink(inner, { environ, registry, protocol: options.protocol, eligible: options.eligible, onDecision: options.onDecision });
   environ[WEBSOCKET_KEY] = (registration: WebSocketRegistration): string => {
     if (typeof registration?.onSocket !== 'function') throw new HatchwayError('ERR_HATCHWAY_INVALID_REGISTRATION', 'websocket');
     return registry.register('websocket', registration);

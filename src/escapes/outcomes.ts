@@ -33,8 +33,10 @@ export function errorApp(err: unknown, log: boolean): App {
 
 /** Completes the websocket handshake, runs `onSocket` (a throw closes with 1011), then releases. */
 export function takeWebSocket(inner: EscapeCapableSink, registration: WebSocketRegistration, fields: HeaderList, environ: Environ, release: () => void): void {
+  let called = false;
   try {
     inner.acceptWebSocket!(fields, registration, environ, (ws) => {
+      called = true;
       try {
         registration.onSocket(ws, environ);
       } catch (err) {
@@ -44,6 +46,8 @@ export function takeWebSocket(inner: EscapeCapableSink, registration: WebSocketR
         release();
       }
     });
+    // The handshake completes synchronously (ws's handleUpgrade) or not at all.
+    if (!called) release();
   } catch (err) {
     // The handshake failed (a throwing protocol() callback): the front-end answers or closes.
     environ.errors.write(formatError(err));

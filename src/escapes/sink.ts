@@ -22,7 +22,7 @@ import type { Http2Registration } from './http2-app.ts';
 import { answerApp, errorApp, takeHttp2, takeWebSocket } from './outcomes.ts';
 import type { EscapeCapableSink, EscapeContext } from './capabilities.ts';
 
-export type { EscapeCapableSink, EscapeContext, Eligibility } from './capabilities.ts';
+export type { EscapeCapableSink, EscapeContext, EscapeDecision, Eligibility } from './capabilities.ts';
 
 const PASS = 0; // forwarding (scanning once the request has registrations)
 const HOLD = 1; // holding the first bytes until recognize() can tell
@@ -134,7 +134,9 @@ export class EscapeSink implements ResponseSink {
     };
     const r = recognize({ method: environ.method, status: this.#status, headers: this.#headers, held, ended, registry, can, clientGone: inner.closed });
     for (const e of [r.entry, ...r.pushes, ...r.spent]) if (e !== undefined) e.used = true;
-    this.#execute(degrade(r.kind, protocol, r.situation), r, ended, trailers);
+    const outcome = degrade(r.kind, protocol, r.situation);
+    this.#ctx.onDecision?.({ kind: r.kind, situation: r.situation, outcome, fallback: this.#carried !== undefined });
+    this.#execute(outcome, r, ended, trailers);
   }
 
   #execute(outcome: Outcome, r: Recognition, ended: boolean, trailers: HeaderList | undefined): void {
