@@ -39,6 +39,7 @@ export { PullBodyReader } from './gateway/body-reader.ts';
 export { HatchwayError, isHatchwayError, type ErrorCode } from './wire/errors.ts';
 export { run, type ResponseSink } from './gateway/run.ts';
 export { errorResponse } from './gateway/error-response.ts';
+export { onResponse, REPORT_KEY, type ResponseReport, type ReportExtension, type ReportedEscape } from './gateway/report.ts';
 export { bodyForbidden, getHeader, headerHasToken, isHopByHop, isServerManaged, parseStatus, validateHeaders } from './protocol/headers.ts';
 export {
   acceptWebSocket,

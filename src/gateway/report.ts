@@ -1,0 +1,57 @@
+/**
+ * The report extension (SPEC §7.9): what the server really sent for a request, told to whoever
+ * asked once the response is over. A middleware sees only the response that passed through it
+ * — a token response, a 200 placeholder — while the client got a 101, a 426 fallback or the
+ * status of an HTTP/2 handler; an access log asks the server instead.
+ */
+import type { Environ, Protocol } from './types.ts';
+
+/** The environ key of the report extension. */
+export const REPORT_KEY = 'hatchway.report';
+
+/** What the escape sink decided (the degrade table's row, situation and outcome). */
+export interface ReportedEscape {
+  kind: string;
+  situation: string;
+  outcome: string;
+}
+
+/** What went on the wire for one request. */
+export interface ResponseReport {
+  /** The final status the client received: 101 for a websocket takeover over HTTP/1.1, the handler's for `upgradeTo`, the fallback's. 0 if nothing was sent. */
+  status: number;
+  /** Body bytes written (not counting framing); 0 for a takeover. */
+  bytes: number;
+  protocol: Protocol;
+  /** The escape decision of the response, if one was involved (the first, not a fallback's). */
+  escape: ReportedEscape | undefined;
+  /** The response was torn down, or the client left before it was complete. */
+  aborted: boolean;
+}
+
+/** The extension a server puts at `environ['hatchway.report']`: register a listener, called once. */
+export type ReportExtension = (listener: (report: ResponseReport) => void) => void;
+
+/**
+ * Asks the server to tell `listener` what it sent, once the response is over; returns false
+ * where the host has no report extension (a foreign host): the caller then falls back to what
+ * it saw itself.
+ *
+ * @example
+ * ```ts
+ * const log: Middleware = (app) => (environ, startResponse) => {
+ *   let seen = 0;
+ *   const body = app(environ, (status, headers, excInfo) => { seen = Number(String(status).slice(0, 3)); return startResponse(status, headers, excInfo); });
+ *   if (!onResponse(environ, (r) => console.log(environ.method, environ.target, r.status, r.bytes))) {
+ *     return onBodyClose(body, () => console.log(environ.method, environ.target, seen));
+ *   }
+ *   return body;
+ * };
+ * ```
+ */
+export function onResponse(environ: Environ, listener: (report: ResponseReport) => void): boolean {
+  const register = environ[REPORT_KEY] as ReportExtension | undefined;
+  if (typeof register !== 'function') return false;
+  register(listener);
+  return true;
+}
