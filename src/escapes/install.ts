@@ -11,6 +11,8 @@ import { EscapeSink, type EscapeCapableSink, type EscapeContext, type Eligibilit
 import { TRAILERS_KEY, type TrailersRegistration } from './trailers.ts';
 import { WEBSOCKET_KEY, type WebSocketRegistration } from './websocket.ts';
 import { HTTP2_KEY, type Http2Registration } from './http2-app.ts';
+import { Reporter } from './report.ts';
+import { REPORT_KEY, type ResponseReport } from '../gateway/report.ts';
 
 /** What {@link installEscapes} gives the front-end. */
 export interface Installed {
@@ -33,7 +35,24 @@ export interface InstallOptions {
 /** Puts `hatchway.websocket`, `hatchway.trailers`, `hatchway.push` and `hatchway.http2` in `environ`. */
 export function installEscapes(environ: Environ, inner: EscapeCapableSink, options: InstallOptions): Installed {
   const registry = new EscapeRegistry(options.maxRegistrations, (err) => environ.errors.write(String(err)));
-  const sink = new EscapeSink(inner, { environ, registry, protocol: options.protocol, eligible: options.eligible, onDecision: options.onDecision });
+  const ctx: EscapeContext = { environ, registry, protocol: options.protocol, eligible: options.eligible, onDecision: options.onDecision };
+  const sink = new EscapeSink(inner, ctx);
+  let reporter: Reporter | undefined;
+  environ[REPORT_KEY] = (listener: (report: ResponseReport) => void): void => {
+    if (typeof listener !== 'function') throw new HatchwayError('ERR_HATCHWAY_INVALID_REGISTRATION', 'report');
+    if (reporter === undefined) {
+      const observer = new Reporter(inner, environ, options.protocol);
+      reporter = observer;
+      sink.observe(() => observer);
+      const told = ctx.onDecision;
+      ctx.onDecision = (d) => {
+        observer.decided(d);
+        told?.(d);
+      };
+      registry.onReleased = () => observer.finish();
+    }
+    reporter.listen(listener);
+  };
   environ[WEBSOCKET_KEY] = (registration: WebSocketRegistration): string => {
     if (typeof registration?.onSocket !== 'function') throw new HatchwayError('ERR_HATCHWAY_INVALID_REGISTRATION', 'websocket');
     return registry.register('websocket', registration);

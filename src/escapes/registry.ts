@@ -149,10 +149,17 @@ export class EscapeRegistry {
     return this.#entries.map((e) => e.token);
   }
 
+  /** Called once, after {@link release} released everything (the report extension's backstop). */
+  onReleased: (() => void) | undefined;
+
   /** Releases every registration in reverse order, exactly once; callbacks that throw are reported. */
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.#afterRelease();
+  }
+
+  #afterRelease(): void {
     for (let i = this.#entries.length - 1; i >= 0; i--) {
       const entry = this.#entries[i]!;
       live--;
@@ -163,5 +170,6 @@ export class EscapeRegistry {
         this.#report(err);
       }
     }
+    this.onReleased?.();
   }
 }

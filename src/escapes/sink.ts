@@ -30,7 +30,7 @@ const DETACHED = 2; // an escape, a fallback or an error answers: the runner's w
 
 /** Wraps a front-end's sink for one request. */
 export class EscapeSink implements ResponseSink {
-  readonly #inner: EscapeCapableSink;
+  #inner: EscapeCapableSink;
   readonly #ctx: EscapeContext;
   /** Set on a fallback's sink: the token response's fields it inherits. */
   readonly #carried: HeaderList | undefined;
@@ -52,6 +52,11 @@ export class EscapeSink implements ResponseSink {
 
   get closed(): boolean {
     return this.#state === DETACHED || this.#inner.closed;
+  }
+
+  /** Puts `observer` between this sink and the front-end's (the report extension), before the commit. */
+  observe(observer: (inner: EscapeCapableSink) => EscapeCapableSink): void {
+    this.#inner = observer(this.#inner);
   }
 
   head(status: number, reason: string | undefined, headers: HeaderList, length: number | undefined, trailers?: boolean): void {
