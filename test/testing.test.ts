@@ -3,7 +3,7 @@
  * escapes are honoured or degraded as on a socket.
  */
 import t from 'tap';
-import { acceptWebSocket, associate, sendWithTrailers, upgradeTo, type App, type Middleware } from '../src/index.ts';
+import { acceptWebSocket, associate, compose, sendWithTrailers, upgradeTo, type App, type Middleware } from '../src/index.ts';
 import { liveRegistrations, request } from '../src/testing.ts';
 
 const hello: App = (environ, startResponse) => {
@@ -93,4 +93,23 @@ t.test('a request body reaches environ.input', async (t) => {
   });
   const res = await request(echo, { method: 'post', body: 'payload' });
   t.equal(res.text, 'POST payload');
+});
+
+t.test("the README's testing example holds: 401 refused, 101 taken, 426 for a plain GET", async (t) => {
+  const auth: Middleware = (app) => (environ, startResponse) => {
+    if (!environ.headers.some(([n]) => n === 'authorization')) {
+      startResponse(401, [['www-authenticate', 'Bearer']]);
+      return ['unauthorized\n'];
+    }
+    return app(environ, startResponse);
+  };
+  const app: App = (environ, startResponse) => (environ.pathInfo === '/chat' ? chat : hello)(environ, startResponse);
+  const refused = await request(compose(auth)(app), { path: '/chat', headers: handshake });
+  t.equal(refused.status, 401);
+  t.notOk(refused.upgraded);
+  const taken = await request(compose(auth)(app), { path: '/chat', headers: { ...handshake, authorization: 'Bearer x' } });
+  t.equal(taken.status, 101);
+  t.match(taken.escape, { kind: 'websocket', situation: 'honoured', outcome: 'takeover' });
+  const plain = await request(compose(auth)(app), { path: '/chat', headers: { authorization: 'Bearer x' } });
+  t.equal(plain.status, 426);
 });
