@@ -152,6 +152,20 @@ export const OUTCOMES: Readonly<Record<Outcome, string>> = {
   release: 'nothing is sent; the registration is released',
 };
 
+/** The protocol family of an environ's `protocol`. */
+export function familyOf(protocol: string): ProtocolFamily {
+  return protocol === 'HTTP/2' ? 'HTTP/2' : 'HTTP/1';
+}
+
+/**
+ * What an escape helper does on a host without the extension (a foreign host, an adapter):
+ * the request cannot have the feature, so the table's `ineligible` cell (or
+ * `ineligible-required`) decides, as it does on hatchway's own server.
+ */
+export function withoutExtension(kind: EscapeKind, protocol: string, required = false): Outcome {
+  return degrade(kind, familyOf(protocol), required ? 'ineligible-required' : 'ineligible');
+}
+
 /** Looks up the outcome. */
 export function degrade(kind: ClaimKind, protocol: ProtocolFamily, situation: Situation): Outcome {
   return DEGRADE[kind][protocol][situation];

@@ -7,7 +7,7 @@
 import { HatchwayError } from '../gateway/errors.ts';
 import type { Environ, HeaderList } from '../gateway/types.ts';
 import { CONTROL_HEADER, type BaseRegistration, type Entry } from './registry.ts';
-import type { Outcome } from './degrade.ts';
+import { withoutExtension, type Outcome } from './degrade.ts';
 
 /** The environ key of the push extension. */
 export const PUSH_KEY = 'hatchway.push';
@@ -79,7 +79,10 @@ export function associate(environ: Environ, resources: PushResource[], options: 
   const register = environ[PUSH_KEY] as PushExtension | undefined;
   const registration = { ...options, resources };
   validatePush(registration);
-  if (typeof register !== 'function') return resources.map((r) => ['link', preloadLink(r)]);
+  if (typeof register !== 'function') {
+    // No extension: no push; the table's ineligible cell (preload) decides what remains.
+    return withoutExtension('push', environ.protocol) === 'preload' ? resources.map((r) => ['link', preloadLink(r)]) : [];
+  }
   return [[CONTROL_HEADER, `push ${register(registration)}`]];
 }
 

@@ -14,6 +14,7 @@ import { httpError } from '../wire/errors.ts';
 import { bodyForbidden, parseStatus } from '../protocol/headers.ts';
 import { validateTrailers } from '../protocol/trailers.ts';
 import { CONTROL_HEADER, type BaseRegistration } from './registry.ts';
+import { withoutExtension } from './degrade.ts';
 
 /** The environ key of the trailers extension. */
 export const TRAILERS_KEY = 'hatchway.trailers';
@@ -97,7 +98,11 @@ export function sendWithTrailers(environ: Environ, startResponse: StartResponse,
   const { status = 200, headers = [], ...rest } = response;
   const registration: TrailersRegistration = rest;
   const register = environ[TRAILERS_KEY] as TrailersExtension | undefined;
-  if (typeof register !== 'function') return withoutTrailers(registration, status, headers)(environ, startResponse);
+  if (typeof register !== 'function') {
+    // No extension (a foreign host): the table's ineligible cells decide, as on hatchway's server.
+    if (withoutExtension('trailers', environ.protocol, registration.required === true) === 'error') throw trailersRequired();
+    return withoutTrailers({ ...registration, required: false }, status, headers)(environ, startResponse);
+  }
   registration.fallback ??= withoutTrailers(registration, status, headers);
   registration.status = parseStatus(status).code;
   const token = register(registration);
