@@ -18,7 +18,6 @@ import type { LogFn } from './environ.ts';
 import { nextRequestId } from '../gateway/request-id.ts';
 import { handleH1, handleH1Upgrade, type H1Context } from './http1.ts';
 import { H2FrontEnd } from './http2.ts';
-import { h2Escapes } from './http2-escapes.ts';
 import { Listener } from './listener.ts';
 import { WebSocketEngine, type WebSocketOptions } from './websocket.ts';
 
@@ -143,7 +142,7 @@ export class Server {
         track,
         // RFC 8441: Chromium then opens every websocket of an h2 connection as an extended CONNECT.
         enableConnectProtocol: options.websocketOverHttp2 ?? true,
-        extend: h2Escapes({ app, log, nextId, track, websockets }),
+        escapes: { app, log, nextId, track, websockets },
       },
       {
         maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
