@@ -21,6 +21,7 @@ import { installEscapes, type InstallOptions } from '../escapes/install.ts';
 import type { ProtocolFamily } from '../escapes/degrade.ts';
 import type { EscapeRegistry } from '../escapes/registry.ts';
 import type { EscapeCapableSink } from '../escapes/sink.ts';
+import type { EventEmitter } from 'node:events';
 import type { LogFn } from './environ.ts';
 
 /** What a lifecycle needs from the server: the app and the log. */
@@ -86,4 +87,42 @@ const H2_OPTIONS = optionsTable('HTTP/2');
 export function installOptions(protocol: ProtocolFamily, websocket: boolean, trailers: boolean, push: boolean, earlyHints: boolean): InstallOptions {
   const bits = (websocket ? 1 : 0) | (trailers ? 2 : 0) | (push ? 4 : 0) | (earlyHints ? 8 : 0);
   return (protocol === 'HTTP/1' ? H1_OPTIONS : H2_OPTIONS)[bits]!;
+}
+
+/**
+ * The exchanges in flight (HTTP/1.x responses, HTTP/2 streams, pushed streams), for graceful
+ * shutdown. Every exchange is tracked from its head, answered by the app or refused before it;
+ * one listener function serves them all (the emitter is `this`), so tracking costs no closure.
+ */
+export class InFlight {
+  readonly #exchanges = new Set<EventEmitter>();
+  #idle: (() => void) | undefined;
+  readonly #untrack: (this: EventEmitter) => void;
+
+  constructor() {
+    const exchanges = this.#exchanges;
+    const self = this;
+    this.#untrack = function untrack(this: EventEmitter): void {
+      if (exchanges.delete(this) && exchanges.size === 0) self.#idle?.();
+    };
+  }
+
+  /** Counts `exchange` until its 'close'. */
+  track(exchange: EventEmitter): void {
+    this.#exchanges.add(exchange);
+    // Not once(): its wrapper would be two objects per exchange; a second 'close' finds nothing.
+    exchange.on('close', this.#untrack);
+  }
+
+  get size(): number {
+    return this.#exchanges.size;
+  }
+
+  /** Resolves once no exchange is in flight. */
+  idle(): Promise<void> {
+    if (this.#exchanges.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#idle = resolve;
+    });
+  }
 }

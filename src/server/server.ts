@@ -18,6 +18,7 @@ import type { LogFn } from './environ.ts';
 import { nextRequestId } from '../gateway/request-id.ts';
 import { handleH1, handleH1Upgrade, type H1Context } from './http1.ts';
 import { H2FrontEnd } from './http2.ts';
+import { InFlight } from './lifecycle.ts';
 import { Listener } from './listener.ts';
 import { WebSocketEngine, type WebSocketOptions } from './websocket.ts';
 
@@ -101,8 +102,7 @@ export class Server {
   readonly #listener: Listener;
   readonly #http: HttpServer;
   readonly #h2: H2FrontEnd;
-  readonly #inFlight = new Set<object>();
-  #idle: (() => void) | null = null;
+  readonly #inFlight = new InFlight();
   #closing: Promise<void> | null = null;
   #ctx: H1Context;
   #websockets: WebSocketEngine | undefined;
@@ -113,14 +113,8 @@ export class Server {
     this.options = options;
     const log = options.log ?? ((line: string) => console.error(line));
     const nextId = nextRequestId;
-    const track = (exchange: ServerResponse | ServerHttp2Stream): void => {
-      const inFlight = this.#inFlight;
-      inFlight.add(exchange);
-      exchange.once('close', () => {
-        inFlight.delete(exchange);
-        if (inFlight.size === 0) this.#idle?.();
-      });
-    };
+    const inFlight = this.#inFlight;
+    const track = (exchange: ServerResponse | ServerHttp2Stream): void => inFlight.track(exchange);
     this.#ctx = {
       app,
       log,
@@ -251,9 +245,7 @@ export class Server {
     const websocketTimeout = Math.min(1_000, this.options.gracefulTimeout ?? 30_000);
     const websocketsClosed = this.#websockets?.closeAll(websocketTimeout);
     if (this.#inFlight.size > 0) {
-      const idle = new Promise<void>((resolve) => {
-        this.#idle = resolve;
-      });
+      const idle = this.#inFlight.idle();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.options.gracefulTimeout ?? 30_000);
