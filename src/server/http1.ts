@@ -16,24 +16,19 @@ import { isWebSocketH1 } from '../protocol/websocket.ts';
 import type { EscapeCapableSink } from '../escapes/sink.ts';
 import type { WebSocketRegistration } from '../escapes/websocket.ts';
 import type { WebSocketEngine } from './websocket.ts';
-import type { App, Chunk, Environ, ErrorStream, HeaderList, Protocol } from '../gateway/types.ts';
+import type { Chunk, Environ, ErrorStream, HeaderList, Protocol } from '../gateway/types.ts';
 import { StreamBodyReader } from './body-reader.ts';
 import { whenDrained } from './drain.ts';
-import { buildEnviron, type LogFn } from './environ.ts';
-import { RequestLifecycle, installOptions } from './lifecycle.ts';
+import { buildEnviron } from './environ.ts';
+import { RequestLifecycle, installOptions, type RequestHost } from './lifecycle.ts';
 
 // scheme "://" [ userinfo "@" ] authority — the authority ends at the path, query or fragment.
 const ABSOLUTE_AUTHORITY = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?([^/?#]*)/i;
 
 /** What the HTTP/1 front-end needs from the server that owns it. */
-export interface H1Context {
-  app: App;
-  log: LogFn;
-  nextId: () => string;
+export interface H1Context extends RequestHost {
   /** True once the server is shutting down: responses then close their connection. */
   closing: boolean;
-  /** Counts requests in flight for graceful shutdown. */
-  track(res: ServerResponse): void;
   /** The websocket engine (created on the first upgrade). */
   websockets(): WebSocketEngine;
 }

@@ -7,10 +7,10 @@
  */
 import type { ServerHttp2Stream } from 'node:http2';
 import { formatError } from '../gateway/error-response.ts';
-import type { App, BodyReader, Environ, HeaderList } from '../gateway/types.ts';
+import type { BodyReader, Environ, HeaderList } from '../gateway/types.ts';
 import type { PushResource } from '../escapes/push.ts';
-import { buildEnviron, type LogFn } from './environ.ts';
-import { RequestLifecycle, installOptions } from './lifecycle.ts';
+import { buildEnviron } from './environ.ts';
+import { RequestLifecycle, installOptions, type RequestHost } from './lifecycle.ts';
 import { H2Sink } from './http2-sink.ts';
 import { runNative } from './http2-native.ts';
 import type { WebSocketEngine } from './websocket.ts';
@@ -19,11 +19,7 @@ import type { WebSocketRegistration } from '../escapes/websocket.ts';
 import type { Http2Registration } from '../escapes/http2-app.ts';
 
 /** What the escapes need from the server. */
-export interface H2EscapeDeps {
-  app: App;
-  log: LogFn;
-  nextId: () => string;
-  track(stream: ServerHttp2Stream): void;
+export interface H2EscapeDeps extends RequestHost {
   websockets(): WebSocketEngine;
 }
 

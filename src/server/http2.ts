@@ -11,11 +11,11 @@ import { constants, createServer as createH2Server, type Http2Server, type Serve
 import type { Socket } from 'node:net';
 import { httpError } from '../wire/errors.ts';
 import { isWebSocketH2 } from '../protocol/websocket.ts';
-import type { App, Environ } from '../gateway/types.ts';
+import type { Environ } from '../gateway/types.ts';
 import { splitRequestHead, type H2RequestHead } from '../protocol/http2-headers.ts';
 import { StreamBodyReader } from './body-reader.ts';
-import { buildEnviron, type LogFn } from './environ.ts';
-import { RequestLifecycle, installOptions } from './lifecycle.ts';
+import { buildEnviron } from './environ.ts';
+import { RequestLifecycle, installOptions, type RequestHost } from './lifecycle.ts';
 import { H2Sink, respondWithError } from './http2-sink.ts';
 import { H2EscapeSink, type H2EscapeDeps } from './http2-escapes.ts';
 import { SessionWatch, type SessionInfo } from './http2-session.ts';
@@ -33,12 +33,7 @@ export interface H2Limits {
 }
 
 /** What the HTTP/2 front-end needs from the server that owns it. */
-export interface H2Context {
-  app: App;
-  log: LogFn;
-  nextId: () => string;
-  /** Counts requests in flight for graceful shutdown. */
-  track(stream: ServerHttp2Stream): void;
+export interface H2Context extends RequestHost {
   /**
    * The server's dependencies for the escapes that need the real stream: given, each request
    * stream's sink is an {@link H2EscapeSink}, which completes RFC 8441 websockets, pushes and

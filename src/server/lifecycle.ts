@@ -22,12 +22,18 @@ import type { ProtocolFamily } from '../escapes/degrade.ts';
 import type { EscapeRegistry } from '../escapes/registry.ts';
 import type { EscapeCapableSink } from '../escapes/sink.ts';
 import type { EventEmitter } from 'node:events';
-import type { LogFn } from './environ.ts';
+import type { EnvironHost, LogFn } from './environ.ts';
 
 /** What a lifecycle needs from the server: the app and the log. */
 export interface LifecycleHost {
   app: App;
   log: LogFn;
+}
+
+/** What every front-end needs from the server that owns it (the base of their contexts). */
+export interface RequestHost extends LifecycleHost, EnvironHost {
+  /** Counts an exchange in flight for graceful shutdown ({@link InFlight.track}). */
+  track(exchange: EventEmitter): void;
 }
 
 /** The state of one request from its head to its transport's close. */

@@ -9,7 +9,7 @@
  * would route HTTP/2 streams through its compatibility layer too (see PEERS.md).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { ServerHttp2Stream } from 'node:http2';
+import type { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import { HatchwayError } from '../wire/errors.ts';
 import type { App } from '../gateway/types.ts';
@@ -114,7 +114,7 @@ export class Server {
     const log = options.log ?? ((line: string) => console.error(line));
     const nextId = nextRequestId;
     const inFlight = this.#inFlight;
-    const track = (exchange: ServerResponse | ServerHttp2Stream): void => inFlight.track(exchange);
+    const track = (exchange: EventEmitter): void => inFlight.track(exchange);
     this.#ctx = {
       app,
       log,
