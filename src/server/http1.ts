@@ -8,33 +8,27 @@ import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { pipeline } from 'node:stream/promises';
-import { run, type ResponseSink } from '../gateway/run.ts';
+import type { ResponseSink } from '../gateway/run.ts';
 import type { FileBody } from '../gateway/body.ts';
 import { errorResponse, formatError } from '../gateway/error-response.ts';
 import { headerHasToken } from '../protocol/headers.ts';
 import { isWebSocketH1 } from '../protocol/websocket.ts';
-import { installEscapes } from '../escapes/install.ts';
 import type { EscapeCapableSink } from '../escapes/sink.ts';
 import type { WebSocketRegistration } from '../escapes/websocket.ts';
 import type { WebSocketEngine } from './websocket.ts';
-import type { App, Chunk, Environ, ErrorStream, HeaderList, Protocol } from '../gateway/types.ts';
+import type { Chunk, Environ, ErrorStream, HeaderList, Protocol } from '../gateway/types.ts';
 import { StreamBodyReader } from './body-reader.ts';
 import { whenDrained } from './drain.ts';
-import { RequestErrors, type LogFn } from './environ.ts';
-import { splitTarget } from '../protocol/target.ts';
+import { buildEnviron } from './environ.ts';
+import { RequestLifecycle, installOptions, type RequestHost } from './lifecycle.ts';
 
 // scheme "://" [ userinfo "@" ] authority — the authority ends at the path, query or fragment.
 const ABSOLUTE_AUTHORITY = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?([^/?#]*)/i;
 
 /** What the HTTP/1 front-end needs from the server that owns it. */
-export interface H1Context {
-  app: App;
-  log: LogFn;
-  nextId: () => string;
+export interface H1Context extends RequestHost {
   /** True once the server is shutting down: responses then close their connection. */
   closing: boolean;
-  /** Counts requests in flight for graceful shutdown. */
-  track(res: ServerResponse): void;
   /** The websocket engine (created on the first upgrade). */
   websockets(): WebSocketEngine;
 }
@@ -64,11 +58,11 @@ export function handleH1Upgrade(ctx: H1Context, req: IncomingMessage, socket: So
 /** Handles one request; `expectContinue` is set for requests that carry `Expect: 100-continue`. */
 export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, upgrade?: UpgradeContext): void {
   ctx.track(res);
-  const controller = new AbortController();
+  const lifecycle = new RequestLifecycle();
   const sink = new H1Sink(res, ctx, req, upgrade);
   let environ: Environ;
   try {
-    environ = environFor(ctx, req, res, expectContinue, controller.signal);
+    environ = environFor(ctx, req, res, expectContinue, lifecycle.signal);
   } catch (err) {
     const e = errorResponse(err);
     sink.head(e.status, undefined, e.headers, undefined);
@@ -80,29 +74,16 @@ export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerRespon
   res.once('finish', () => {
     if (!req.complete) input.discard();
   });
+  const features = environ.features;
   const websocket = upgrade !== undefined && isWebSocketH1(environ.method, environ.headers);
-  environ.features.websocket = websocket;
-  const escapes = installEscapes(environ, sink, {
-    protocol: 'HTTP/1',
-    eligible: { websocket, trailers: environ.features.trailers, push: false },
-    earlyHints: environ.features.earlyHints,
-  });
+  features.websocket = websocket;
   res.on('close', () => {
     // A websocket takeover releases once onSocket ran (SPEC §7.2); the socket's end is the
-    // backstop should the handshake never complete.
-    if (upgrade?.upgraded) upgrade.socket.once('close', () => escapes.registry.release());
-    else escapes.registry.release();
-    if (!res.writableFinished && !upgrade?.upgraded) controller.abort();
+    // backstop should the handshake never complete. The request was not aborted: it moved.
+    if (upgrade?.upgraded) upgrade.socket.once('close', () => lifecycle.release());
+    else lifecycle.closed(res.writableFinished);
   });
-  try {
-    const done = run(ctx.app, environ, escapes.sink);
-    if (done !== undefined) done.catch((err: unknown) => ctx.log(formatError(err)));
-  } catch (err) {
-    // run() never throws by contract; were a sink call to throw anyway, it must fail this
-    // request only, not escape into node:http's 'request' emitter and take the process down.
-    environ.errors.write(formatError(err));
-    res.destroy();
-  }
+  lifecycle.serve(ctx, environ, sink, installOptions('HTTP/1', websocket, features.trailers, false, features.earlyHints));
 }
 
 function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, signal: AbortSignal): Environ {
@@ -124,34 +105,23 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
   }
   const method = req.method!;
   const target = req.url!;
-  const { pathInfo, queryString } = splitTarget(target, method);
   // RFC 9112 §3.2.2: with an absolute-form target the authority is the target's, not Host's.
   const absolute = target[0] !== '/' && method !== 'CONNECT' ? ABSOLUTE_AUTHORITY.exec(target) : null;
   if (absolute !== null) authority = absolute[1]!;
   const socket = req.socket;
-  const requestId = ctx.nextId();
   const length = chunked ? undefined : contentLength === undefined ? 0 : Number(contentLength);
   const protocol: Protocol = req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
-  return {
+  return buildEnviron(ctx, socket, {
     method,
     scheme: (socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
     target,
-    scriptName: '',
-    pathInfo,
-    queryString,
     protocol,
     authority,
     headers,
-    remoteAddress: socket.remoteAddress ?? '',
-    remotePort: socket.remotePort ?? 0,
-    localAddress: socket.localAddress ?? '',
-    localPort: socket.localPort ?? 0,
-    requestId,
     streamId: undefined,
     // No 100 once the final head is out (RFC 9110 §10.1.1): node:http would throw, and the
     // client reads the final response instead.
     input: new StreamBodyReader(req, length, expectContinue ? () => res.headersSent || res.writeContinue() : undefined),
-    errors: new RequestErrors(requestId, ctx.log),
     features: {
       push: false,
       trailers: protocol === 'HTTP/1.1' && headerHasToken(te, 'trailers'),
@@ -159,13 +129,15 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
       earlyHints: protocol === 'HTTP/1.1',
     },
     signal,
-  };
+  });
 }
 
 /** The runner's view of a `ServerResponse`. */
 export class H1Sink implements ResponseSink, EscapeCapableSink {
   readonly #res: ServerResponse;
   readonly #ctx: H1Context;
+  readonly #req: IncomingMessage;
+  readonly #upgrade: UpgradeContext | undefined;
   /** The request's error stream, once the environ exists. */
   errors: ErrorStream | undefined;
   /** node:http refused the head and a 500 went out instead: the runner's response is void. */
@@ -173,26 +145,28 @@ export class H1Sink implements ResponseSink, EscapeCapableSink {
   constructor(res: ServerResponse, ctx: H1Context, req: IncomingMessage, upgrade?: UpgradeContext) {
     this.#res = res;
     this.#ctx = ctx;
-    if (upgrade !== undefined) {
-      const engine = ctx.websockets;
-      this.acceptWebSocket = (headers: HeaderList, registration: WebSocketRegistration, environ: Environ, onSocket: (ws: WebSocket) => void): void => {
-        upgrade.upgraded = true;
-        res.detachSocket(upgrade.socket);
-        // The response object is done with: let shutdown tracking see it end.
-        res.emit('close');
-        try {
-          engine().upgrade(req, upgrade.socket, upgrade.head, { headers, registration, environ }, onSocket);
-        } catch (err) {
-          // The socket is ours alone now: a failure must answer and close it, not leave it open.
-          if (!upgrade.socket.destroyed) upgrade.socket.end('HTTP/1.1 500 Internal Server Error\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-          throw err;
-        }
-      };
-    }
+    this.#req = req;
+    this.#upgrade = upgrade;
   }
 
-  /** Present only on requests that arrived as upgrades (SPEC §7.5). */
-  acceptWebSocket?: (headers: HeaderList, registration: WebSocketRegistration, environ: Environ, onSocket: (ws: WebSocket) => void) => void;
+  /**
+   * Completes the websocket handshake on the upgraded socket. Usable only on requests that
+   * arrived as upgrades (SPEC §7.5): the escape sink offers it where `eligible.websocket` is set.
+   */
+  acceptWebSocket(headers: HeaderList, registration: WebSocketRegistration, environ: Environ, onSocket: (ws: WebSocket) => void): void {
+    const upgrade = this.#upgrade!;
+    upgrade.upgraded = true;
+    this.#res.detachSocket(upgrade.socket);
+    // The response object is done with: let shutdown tracking see it end.
+    this.#res.emit('close');
+    try {
+      this.#ctx.websockets().upgrade(this.#req, upgrade.socket, upgrade.head, { headers, registration, environ }, onSocket);
+    } catch (err) {
+      // The socket is ours alone now: a failure must answer and close it, not leave it open.
+      if (!upgrade.socket.destroyed) upgrade.socket.end('HTTP/1.1 500 Internal Server Error\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      throw err;
+    }
+  }
 
   earlyHints(links: string[]): void {
     // RFC 8297; node:http writes `HTTP/1.1 103 Early Hints` with the links.

@@ -1,17 +1,16 @@
 /**
- * The escapes that need a real HTTP/2 stream, attached to each stream's sink by the HTTP/2
- * front-end's `extend` hook: websocket over RFC 8441, `upgradeTo` handlers on the native
- * stream, and push (PUSH_PROMISE) whose responses are produced by running the app — the whole
- * middleware chain — for each pushed path.
+ * The escapes that need a real HTTP/2 stream, as the methods of the stream's sink: websocket
+ * over RFC 8441, `upgradeTo` handlers on the native stream, and push (PUSH_PROMISE) whose
+ * responses are produced by running the app — the whole middleware chain — for each pushed
+ * path. The server's dependencies reach each sink as one field: no closure per stream (three
+ * per stream were measurable in the benchmark when they were attached by a hook).
  */
 import type { ServerHttp2Stream } from 'node:http2';
-import { run } from '../gateway/run.ts';
 import { formatError } from '../gateway/error-response.ts';
-import type { App, BodyReader, Environ, HeaderList } from '../gateway/types.ts';
-import { installEscapes } from '../escapes/install.ts';
+import type { BodyReader, Environ, HeaderList } from '../gateway/types.ts';
 import type { PushResource } from '../escapes/push.ts';
-import { RequestErrors, type LogFn } from './environ.ts';
-import { splitTarget } from '../protocol/target.ts';
+import { buildEnviron } from './environ.ts';
+import { RequestLifecycle, installOptions, type RequestHost } from './lifecycle.ts';
 import { H2Sink } from './http2-sink.ts';
 import { runNative } from './http2-native.ts';
 import type { WebSocketEngine } from './websocket.ts';
@@ -19,12 +18,8 @@ import type { WebSocket } from 'ws';
 import type { WebSocketRegistration } from '../escapes/websocket.ts';
 import type { Http2Registration } from '../escapes/http2-app.ts';
 
-/** What the hook needs from the server. */
-export interface H2EscapeDeps {
-  app: App;
-  log: LogFn;
-  nextId: () => string;
-  track(stream: ServerHttp2Stream): void;
+/** What the escapes need from the server. */
+export interface H2EscapeDeps extends RequestHost {
   websockets(): WebSocketEngine;
 }
 
@@ -40,29 +35,38 @@ const EMPTY_BODY: BodyReader = {
   async *[Symbol.asyncIterator]() {},
 };
 
-/** The request a sink's escape methods serve (set by the hook; one field, no closures). */
-const REQUEST = Symbol('hatchway.h2.request');
-type HostedSink = H2Sink & { [REQUEST]?: Environ };
-
 /**
- * Builds the `extend` hook of the HTTP/2 front-end. The escape methods are made once per
- * server and read their stream and environ from the sink they are called on: the hook runs
- * for every request, and three closures per stream were measurable in the benchmark.
+ * The sink of a request stream of a server that offers the HTTP/2 escapes. The methods are
+ * always there; the escape sink offers each only where the request is eligible (SPEC §7.5):
+ * `acceptWebSocket` for an RFC 8441 websocket (`features.websocket`), `push` where the client
+ * allows push (`features.push`), `http2` on every request stream — a pushed stream is a plain
+ * {@link H2Sink}, so it has none of them.
  */
-export function h2Escapes(deps: H2EscapeDeps): (sink: H2Sink, stream: ServerHttp2Stream, environ: Environ) => void {
-  function acceptWebSocket(this: HostedSink, headers: HeaderList, registration: WebSocketRegistration, env: Environ, onSocket: (ws: WebSocket) => void): void {
-    const environ = this[REQUEST]!;
-    deps.websockets().upgradeH2(this.stream, environ.headers, environ.target, { headers, registration, environ: env }, onSocket);
+export class H2EscapeSink extends H2Sink {
+  readonly #deps: H2EscapeDeps;
+
+  constructor(stream: ServerHttp2Stream, deps: H2EscapeDeps) {
+    super(stream, deps.log);
+    this.#deps = deps;
   }
-  function http2(this: HostedSink, registration: Http2Registration, headers: HeaderList, env: Environ): Promise<void> {
+
+  acceptWebSocket(headers: HeaderList, registration: WebSocketRegistration, env: Environ, onSocket: (ws: WebSocket) => void): void {
+    const environ = this.environ!;
+    this.#deps.websockets().upgradeH2(this.stream, environ.headers, environ.target, { headers, registration, environ: env }, onSocket);
+  }
+
+  http2(registration: Http2Registration, headers: HeaderList, env: Environ): Promise<void> {
     const stream = this.stream;
-    const environ = this[REQUEST]!;
+    const environ = this.environ!;
+    const deps = this.#deps;
     const pushStream = stream.pushAllowed ? (path: string, h: HeaderList) => openPush(stream, environ, path, h, deps) : undefined;
     return runNative(registration.handler, stream, { environ: env, extraHeaders: headers, pushStream });
   }
-  function push(this: HostedSink, resources: PushResource[]): void {
+
+  push(resources: PushResource[]): void {
     const stream = this.stream;
-    const environ = this[REQUEST]!;
+    const environ = this.environ!;
+    const deps = this.#deps;
     for (const resource of resources) {
       openPush(stream, environ, resource.path, [], deps).then(
         (pushed) => pushed && servePushed(pushed, environ, resource.path, deps),
@@ -70,13 +74,6 @@ export function h2Escapes(deps: H2EscapeDeps): (sink: H2Sink, stream: ServerHttp
       );
     }
   }
-  return (sink, _stream, environ) => {
-    const hosted = sink as HostedSink;
-    hosted[REQUEST] = environ;
-    if (environ.features.websocket) sink.acceptWebSocket = acceptWebSocket;
-    sink.http2 = http2;
-    if (environ.features.push) sink.push = push;
-  };
 }
 
 /** Sends a PUSH_PROMISE for `path`; resolves `undefined` when the client refuses pushes now. */
@@ -107,40 +104,34 @@ function openPush(stream: ServerHttp2Stream, parent: Environ, path: string, head
   });
 }
 
+// A pushed response cannot push, be upgraded or carry early hints (RFC 9113 §8.4).
+const PUSHED_OPTIONS = installOptions('HTTP/2', false, true, false, false);
+
 /** Produces a pushed response by running the app for a GET of `path` on the pushed stream. */
 function servePushed(pushed: ServerHttp2Stream, parent: Environ, path: string, deps: H2EscapeDeps): void {
-  const controller = new AbortController();
-  const requestId = deps.nextId();
-  const { pathInfo, queryString } = splitTarget(path, 'GET');
-  const environ: Environ = {
-    method: 'GET',
-    scheme: parent.scheme,
-    target: path,
-    scriptName: '',
-    pathInfo,
-    queryString,
-    protocol: 'HTTP/2',
-    authority: parent.authority,
-    headers: parent.headers.filter(([name]) => INHERITED.has(name)),
-    remoteAddress: parent.remoteAddress,
-    remotePort: parent.remotePort,
-    localAddress: parent.localAddress,
-    localPort: parent.localPort,
-    requestId,
-    streamId: pushed.id,
-    input: EMPTY_BODY,
-    errors: new RequestErrors(requestId, deps.log),
-    // A pushed response cannot push, be upgraded or carry early hints.
-    features: { push: false, trailers: true, websocket: false, earlyHints: false },
-    signal: controller.signal,
-    'hatchway.pushed': true,
-  };
+  const lifecycle = new RequestLifecycle();
   const sink = new H2Sink(pushed, deps.log);
-  const escapes = installEscapes(environ, sink, { protocol: 'HTTP/2', eligible: { websocket: false, trailers: true, push: false }, earlyHints: false });
-  pushed.once('close', () => {
-    escapes.registry.release();
-    if (!sink.done) controller.abort();
-  });
-  const done = run(deps.app, environ, escapes.sink);
-  if (done !== undefined) done.catch((err: unknown) => deps.log(formatError(err)));
+  let environ: Environ;
+  try {
+    environ = buildEnviron(deps, parent, {
+      method: 'GET',
+      scheme: parent.scheme,
+      target: path,
+      protocol: 'HTTP/2',
+      authority: parent.authority,
+      headers: parent.headers.filter(([name]) => INHERITED.has(name)),
+      streamId: pushed.id,
+      input: EMPTY_BODY,
+      features: { push: false, trailers: true, websocket: false, earlyHints: false },
+      signal: lifecycle.signal,
+    });
+  } catch (err) {
+    // The app asked to push a malformed path: the promised stream gets the error response.
+    sink.giveUp(err);
+    return;
+  }
+  environ['hatchway.pushed'] = true;
+  sink.environ = environ;
+  pushed.once('close', () => lifecycle.closed(sink.done));
+  lifecycle.serve(deps, environ, sink, PUSHED_OPTIONS);
 }

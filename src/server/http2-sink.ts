@@ -10,7 +10,7 @@ import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { FileBody } from '../gateway/body.ts';
 import { errorResponse } from '../gateway/error-response.ts';
 import type { EscapeCapableSink } from '../escapes/sink.ts';
-import type { Chunk, HeaderList } from '../gateway/types.ts';
+import type { Chunk, Environ, HeaderList } from '../gateway/types.ts';
 import { responseHead, trailerFields } from '../protocol/http2-headers.ts';
 import type { LogFn } from './environ.ts';
 import { whenDrained } from './drain.ts';
@@ -18,9 +18,10 @@ import { whenDrained } from './drain.ts';
 const { NGHTTP2_INTERNAL_ERROR } = constants;
 
 /**
- * The response side of one HTTP/2 stream. Escapes that need the real stream (websocket over
- * RFC 8441, push, `upgradeTo`) are attached by the server's `extend` hook as the optional
- * {@link EscapeCapableSink} methods; without them those escapes degrade by the table.
+ * The response side of one HTTP/2 stream. The escapes that need the real stream (websocket
+ * over RFC 8441, push, `upgradeTo`) are the methods of its subclass `H2EscapeSink`
+ * (`http2-escapes.ts`); on this class (a pushed stream, or a front-end without them) the
+ * optional {@link EscapeCapableSink} methods are absent and those escapes degrade by the table.
  */
 export class H2Sink implements EscapeCapableSink {
   readonly #stream: ServerHttp2Stream;
@@ -33,9 +34,8 @@ export class H2Sink implements EscapeCapableSink {
   #replaced = false;
   #gaveUp = false;
 
-  acceptWebSocket?: EscapeCapableSink['acceptWebSocket'];
-  push?: EscapeCapableSink['push'];
-  http2?: EscapeCapableSink['http2'];
+  /** The request this stream answers, once the front-end built its environ. */
+  environ: Environ | undefined = undefined;
 
   constructor(stream: ServerHttp2Stream, log: LogFn) {
     this.#stream = stream;

@@ -10,16 +10,14 @@
 import { constants, createServer as createH2Server, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { httpError } from '../wire/errors.ts';
-import { run } from '../gateway/run.ts';
-import { formatError } from '../gateway/error-response.ts';
-import { installEscapes, type Installed } from '../escapes/install.ts';
 import { isWebSocketH2 } from '../protocol/websocket.ts';
-import type { App, Environ } from '../gateway/types.ts';
+import type { Environ } from '../gateway/types.ts';
 import { splitRequestHead, type H2RequestHead } from '../protocol/http2-headers.ts';
 import { StreamBodyReader } from './body-reader.ts';
-import { RequestErrors, type LogFn } from './environ.ts';
-import { splitTarget } from '../protocol/target.ts';
+import { buildEnviron } from './environ.ts';
+import { RequestLifecycle, installOptions, type RequestHost } from './lifecycle.ts';
 import { H2Sink, respondWithError } from './http2-sink.ts';
+import { H2EscapeSink, type H2EscapeDeps } from './http2-escapes.ts';
 import { SessionWatch, type SessionInfo } from './http2-session.ts';
 
 const { NGHTTP2_REFUSED_STREAM } = constants;
@@ -35,22 +33,17 @@ export interface H2Limits {
 }
 
 /** What the HTTP/2 front-end needs from the server that owns it. */
-export interface H2Context {
-  app: App;
-  log: LogFn;
-  nextId: () => string;
-  /** Counts requests in flight for graceful shutdown. */
-  track(stream: ServerHttp2Stream): void;
+export interface H2Context extends RequestHost {
   /**
-   * The hook for the escapes that need the real stream: called for each request before the
-   * escapes are installed, it may set `sink.acceptWebSocket` (RFC 8441), `sink.push` and
-   * `sink.http2` (`upgradeTo`). Without it those escapes degrade by the table.
+   * The server's dependencies for the escapes that need the real stream: given, each request
+   * stream's sink is an {@link H2EscapeSink}, which completes RFC 8441 websockets, pushes and
+   * runs `upgradeTo` handlers. Without them those escapes degrade by the table.
    */
-  extend?: ((sink: H2Sink, stream: ServerHttp2Stream, environ: Environ) => void) | undefined;
+  escapes?: H2EscapeDeps | undefined;
   /**
    * Advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3), so that an extended CONNECT with
    * `:protocol` `websocket` reaches the app with `features.websocket` true. Set it together
-   * with an `extend` that provides `acceptWebSocket`. Off, nghttp2 resets such streams.
+   * with `escapes`, which completes the handshake. Off, nghttp2 resets such streams.
    */
   enableConnectProtocol?: boolean | undefined;
 }
@@ -124,39 +117,25 @@ export class H2FrontEnd {
       respondWithError(stream, refusal);
       return;
     }
-    const controller = new AbortController();
-    const sink = new H2Sink(stream, this.#ctx.log);
-    let escapes: Installed | undefined;
+    const ctx = this.#ctx;
+    const lifecycle = new RequestLifecycle();
+    const sink = ctx.escapes === undefined ? new H2Sink(stream, ctx.log) : new H2EscapeSink(stream, ctx.escapes);
     info.opened(sink);
     // One 'close' listener does all the per-request bookkeeping: it runs for every request.
     stream.on('close', () => {
       info.closed(sink);
-      escapes?.registry.release();
-      if (!sink.done || stream.rstCode !== constants.NGHTTP2_NO_ERROR) controller.abort();
+      lifecycle.closed(sink.done && stream.rstCode === constants.NGHTTP2_NO_ERROR);
     });
     let environ: Environ;
     try {
-      environ = this.#environ(stream, head, info, sink, controller.signal);
+      environ = this.#environ(stream, head, info, sink, lifecycle.signal);
     } catch (err) {
       respondWithError(stream, err);
       return;
     }
-    const ctx = this.#ctx;
-    ctx.extend?.(sink, stream, environ);
+    sink.environ = environ;
     const features = environ.features;
-    escapes = installEscapes(environ, sink, {
-      protocol: 'HTTP/2',
-      eligible: { websocket: features.websocket, trailers: true, push: features.push },
-      earlyHints: features.earlyHints,
-    });
-    try {
-      const done = run(ctx.app, environ, escapes.sink);
-      if (done !== undefined) done.catch((err: unknown) => ctx.log(formatError(err)));
-    } catch (err) {
-      // run() never throws by contract; if a sink call does, it fails this stream only.
-      environ.errors.write(formatError(err));
-      sink.abort();
-    }
+    lifecycle.serve(ctx, environ, sink, installOptions('HTTP/2', features.websocket, true, features.push, features.earlyHints));
   }
 
   /** A request the app never sees: oversized, malformed or an unsupported CONNECT. */
@@ -181,31 +160,19 @@ export class H2FrontEnd {
 
   #environ(stream: ServerHttp2Stream, head: H2RequestHead, info: SessionInfo, sink: H2Sink, signal: AbortSignal): Environ {
     const method = head.method;
-    const target = head.path ?? head.authority!;
-    const { pathInfo, queryString } = splitTarget(target, method);
-    const requestId = this.#ctx.nextId();
     const contentLength = head.contentLength;
     // nghttp2 has already checked Content-Length against the DATA frames (RFC 9113 §8.1.1).
     const length = contentLength !== undefined ? Number(contentLength) : stream.endAfterHeaders ? 0 : undefined;
-    return {
+    return buildEnviron(this.#ctx, info, {
       method,
       scheme: info.scheme,
-      target,
-      scriptName: '',
-      pathInfo,
-      queryString,
+      target: head.path ?? head.authority!,
       protocol: 'HTTP/2',
       authority: head.authority!,
       headers: head.headers,
-      remoteAddress: info.remoteAddress,
-      remotePort: info.remotePort,
-      localAddress: info.localAddress,
-      localPort: info.localPort,
-      requestId,
       streamId: stream.id,
       // A reset ends the readable side as END_STREAM does: the reader must tell them apart.
       input: new StreamBodyReader(stream, length, head.expectContinue ? () => sendContinue(stream) : undefined, () => bodyComplete(stream, sink)),
-      errors: new RequestErrors(requestId, this.#ctx.log),
       features: {
         // The client's SETTINGS_ENABLE_PUSH (RFC 9113 §6.5.2); curl and browsers send 0.
         push: stream.pushAllowed,
@@ -214,7 +181,7 @@ export class H2FrontEnd {
         earlyHints: true,
       },
       signal,
-    };
+    });
   }
 }
 

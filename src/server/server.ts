@@ -9,7 +9,7 @@
  * would route HTTP/2 streams through its compatibility layer too (see PEERS.md).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { ServerHttp2Stream } from 'node:http2';
+import type { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import { HatchwayError } from '../wire/errors.ts';
 import type { App } from '../gateway/types.ts';
@@ -18,7 +18,7 @@ import type { LogFn } from './environ.ts';
 import { nextRequestId } from '../gateway/request-id.ts';
 import { handleH1, handleH1Upgrade, type H1Context } from './http1.ts';
 import { H2FrontEnd } from './http2.ts';
-import { h2Escapes } from './http2-escapes.ts';
+import { InFlight } from './lifecycle.ts';
 import { Listener } from './listener.ts';
 import { WebSocketEngine, type WebSocketOptions } from './websocket.ts';
 
@@ -102,8 +102,7 @@ export class Server {
   readonly #listener: Listener;
   readonly #http: HttpServer;
   readonly #h2: H2FrontEnd;
-  readonly #inFlight = new Set<object>();
-  #idle: (() => void) | null = null;
+  readonly #inFlight = new InFlight();
   #closing: Promise<void> | null = null;
   #ctx: H1Context;
   #websockets: WebSocketEngine | undefined;
@@ -114,14 +113,8 @@ export class Server {
     this.options = options;
     const log = options.log ?? ((line: string) => console.error(line));
     const nextId = nextRequestId;
-    const track = (exchange: ServerResponse | ServerHttp2Stream): void => {
-      const inFlight = this.#inFlight;
-      inFlight.add(exchange);
-      exchange.once('close', () => {
-        inFlight.delete(exchange);
-        if (inFlight.size === 0) this.#idle?.();
-      });
-    };
+    const inFlight = this.#inFlight;
+    const track = (exchange: EventEmitter): void => inFlight.track(exchange);
     this.#ctx = {
       app,
       log,
@@ -143,7 +136,7 @@ export class Server {
         track,
         // RFC 8441: Chromium then opens every websocket of an h2 connection as an extended CONNECT.
         enableConnectProtocol: options.websocketOverHttp2 ?? true,
-        extend: h2Escapes({ app, log, nextId, track, websockets }),
+        escapes: { app, log, nextId, track, websockets },
       },
       {
         maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
@@ -252,9 +245,7 @@ export class Server {
     const websocketTimeout = Math.min(1_000, this.options.gracefulTimeout ?? 30_000);
     const websocketsClosed = this.#websockets?.closeAll(websocketTimeout);
     if (this.#inFlight.size > 0) {
-      const idle = new Promise<void>((resolve) => {
-        this.#idle = resolve;
-      });
+      const idle = this.#inFlight.idle();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.options.gracefulTimeout ?? 30_000);

@@ -98,8 +98,8 @@ t.test('with the connect protocol enabled, only :protocol websocket reaches the 
 });
 
 /**
- * The HTTP/2 front-end behind a listener of its own, without the rest of the server: the
- * hooks for RFC 8441 are set here as the websocket escape will set them.
+ * The HTTP/2 front-end behind a listener of its own, without the rest of the server and
+ * without its escape dependencies: a websocket CONNECT then degrades by the table (426).
  */
 async function frontEnd(t: Test, app: App, enableConnectProtocol: boolean): Promise<number> {
   const limits: H2Limits = { maxConcurrentStreams: 100, maxHeaderListSize: 16_384, maxSessionMemory: 10, sessionIdleTimeout: 5_000, headersTimeout: 5_000, requestTimeout: 5_000 };

@@ -1,0 +1,134 @@
+/**
+ * One request's lifecycle, the same on every front-end (HTTP/1.x, HTTP/2 streams, pushed
+ * requests): the abort signal, the escapes installed in the environ, the app run into the
+ * escape sink, the never-throws guard, and — once the front-end says its transport closed —
+ * the registrations released exactly once and the signal aborted if the response did not
+ * finish (SPEC §6, §7.2). A front-end keeps only what is its protocol's: mapping its request
+ * to the environ fields, its sink, and telling the lifecycle when the transport closed.
+ *
+ * @example
+ * ```ts
+ * const lifecycle = new RequestLifecycle();
+ * const environ = buildEnviron(host, socket, { …, signal: lifecycle.signal });
+ * res.on('close', () => lifecycle.closed(res.writableFinished));
+ * lifecycle.serve(host, environ, sink, installOptions('HTTP/1', false, true, false, true));
+ * ```
+ */
+import { run } from '../gateway/run.ts';
+import { formatError } from '../gateway/error-response.ts';
+import type { App, Environ } from '../gateway/types.ts';
+import { installEscapes, type InstallOptions } from '../escapes/install.ts';
+import type { ProtocolFamily } from '../escapes/degrade.ts';
+import type { EscapeRegistry } from '../escapes/registry.ts';
+import type { EscapeCapableSink } from '../escapes/sink.ts';
+import type { EventEmitter } from 'node:events';
+import type { EnvironHost, LogFn } from './environ.ts';
+
+/** What a lifecycle needs from the server: the app and the log. */
+export interface LifecycleHost {
+  app: App;
+  log: LogFn;
+}
+
+/** What every front-end needs from the server that owns it (the base of their contexts). */
+export interface RequestHost extends LifecycleHost, EnvironHost {
+  /** Counts an exchange in flight for graceful shutdown ({@link InFlight.track}). */
+  track(exchange: EventEmitter): void;
+}
+
+/** The state of one request from its head to its transport's close. */
+export class RequestLifecycle {
+  readonly #controller = new AbortController();
+  #registry: EscapeRegistry | undefined;
+
+  /** The environ's `signal`: aborted when the transport closes before the response finished. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /**
+   * Installs the escapes in `environ` and runs the app into `sink` through the escape sink.
+   * Never throws: `run()` does not by contract, and were a sink call to throw anyway it fails
+   * this request only (logged, the response aborted), never the emitter that delivered it.
+   * A rejected run is reported to the server's log.
+   */
+  serve(host: LifecycleHost, environ: Environ, sink: EscapeCapableSink, options: InstallOptions): void {
+    try {
+      const escapes = installEscapes(environ, sink, options);
+      this.#registry = escapes.registry;
+      const done = run(host.app, environ, escapes.sink);
+      if (done !== undefined) done.catch((err: unknown) => host.log(formatError(err)));
+    } catch (err) {
+      environ.errors.write(formatError(err));
+      sink.abort(err);
+    }
+  }
+
+  /** Releases the request's registrations (once; later calls do nothing). */
+  release(): void {
+    this.#registry?.release();
+  }
+
+  /** The transport closed: releases, and aborts the signal unless the response `finished`. */
+  closed(finished: boolean): void {
+    this.#registry?.release();
+    if (!finished) this.#controller.abort();
+  }
+}
+
+// Install options are read-only and few: one frozen object per combination, none per request.
+function optionsTable(protocol: ProtocolFamily): readonly InstallOptions[] {
+  return Array.from({ length: 16 }, (_, bits) =>
+    Object.freeze({
+      protocol,
+      eligible: Object.freeze({ websocket: (bits & 1) !== 0, trailers: (bits & 2) !== 0, push: (bits & 4) !== 0 }),
+      earlyHints: (bits & 8) !== 0,
+    }),
+  );
+}
+const H1_OPTIONS = optionsTable('HTTP/1');
+const H2_OPTIONS = optionsTable('HTTP/2');
+
+/** The {@link installEscapes} options for a request: what it is eligible for, on which protocol. */
+export function installOptions(protocol: ProtocolFamily, websocket: boolean, trailers: boolean, push: boolean, earlyHints: boolean): InstallOptions {
+  const bits = (websocket ? 1 : 0) | (trailers ? 2 : 0) | (push ? 4 : 0) | (earlyHints ? 8 : 0);
+  return (protocol === 'HTTP/1' ? H1_OPTIONS : H2_OPTIONS)[bits]!;
+}
+
+/**
+ * The exchanges in flight (HTTP/1.x responses, HTTP/2 streams, pushed streams), for graceful
+ * shutdown. Every exchange is tracked from its head, answered by the app or refused before it;
+ * one listener function serves them all (the emitter is `this`), so tracking costs no closure.
+ */
+export class InFlight {
+  readonly #exchanges = new Set<EventEmitter>();
+  #idle: (() => void) | undefined;
+  readonly #untrack: (this: EventEmitter) => void;
+
+  constructor() {
+    const exchanges = this.#exchanges;
+    const self = this;
+    this.#untrack = function untrack(this: EventEmitter): void {
+      if (exchanges.delete(this) && exchanges.size === 0) self.#idle?.();
+    };
+  }
+
+  /** Counts `exchange` until its 'close'. */
+  track(exchange: EventEmitter): void {
+    this.#exchanges.add(exchange);
+    // Not once(): its wrapper would be two objects per exchange; a second 'close' finds nothing.
+    exchange.on('close', this.#untrack);
+  }
+
+  get size(): number {
+    return this.#exchanges.size;
+  }
+
+  /** Resolves once no exchange is in flight. */
+  idle(): Promise<void> {
+    if (this.#exchanges.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#idle = resolve;
+    });
+  }
+}
