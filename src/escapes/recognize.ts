@@ -54,6 +54,16 @@ export interface Recognition {
   spent: Entry[];
 }
 
+/** What this request can have (`eligible`, from the wire) that the front-end's sink can also do. */
+export function capabilities(eligible: { websocket: boolean; trailers: boolean; push: boolean }, sink: { acceptWebSocket?: unknown; push?: unknown; http2?: unknown }): Capabilities {
+  return {
+    websocket: eligible.websocket && sink.acceptWebSocket !== undefined,
+    trailers: eligible.trailers,
+    push: eligible.push && sink.push !== undefined,
+    http2: sink.http2 !== undefined,
+  };
+}
+
 /** True when the response must hold its first bytes before {@link recognize} can answer. */
 export function needsBody(method: string, status: number, headers: HeaderList, registry: EscapeRegistry): boolean {
   if (bodyForbidden(method, status)) return false;

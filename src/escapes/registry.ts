@@ -10,6 +10,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { HatchwayError } from '../gateway/errors.ts';
 import type { EscapeKind } from './degrade.ts';
+import type { HeaderList } from '../gateway/types.ts';
 
 /** The control header an app returns a token in: `hatchway-escape: <kind> <token>`. */
 export const CONTROL_HEADER = 'hatchway-escape';
@@ -34,6 +35,12 @@ export function parseControl(value: string): { kind: EscapeKind; token: string }
   const m = CONTROL_VALUE.exec(value);
   if (m === null || !KINDS.has(m[1]!)) return undefined;
   return { kind: m[1] as EscapeKind, token: m[2]! };
+}
+
+/** True when `headers` carry a control field. */
+export function hasControl(headers: HeaderList): boolean {
+  for (let i = 0; i < headers.length; i++) if (isControlName(headers[i]![0])) return true;
+  return false;
 }
 
 /** True when `name` is the control header's name, in any case. */

@@ -6,14 +6,14 @@
  * or the body (scanned with a carry across chunks) is dropped or tears the response down.
  */
 import { run, type ResponseSink } from '../gateway/run.ts';
-import { type FileBody, chunkLength, toBytes } from '../gateway/body.ts';
+import { type FileBody, chunkLength, concatBytes } from '../gateway/body.ts';
 import type { App, Chunk, HeaderList } from '../gateway/types.ts';
 import { HatchwayError } from '../gateway/errors.ts';
 import { bodyForbidden, opensTunnel } from '../protocol/headers.ts';
 import { degrade, type Outcome } from './degrade.ts';
-import { TOKEN_LENGTH, isControlName } from './registry.ts';
+import { TOKEN_LENGTH, hasControl } from './registry.ts';
 import { TokenScan, lastBytes, scanned } from './scan.ts';
-import { needsBody, recognize, type Recognition } from './recognize.ts';
+import { capabilities, needsBody, recognize, type Recognition } from './recognize.ts';
 import { BODY_FIELDS, NOT_CARRIED, TOKEN_DESCRIBING, defaultFallback, withCarried } from './fields.ts';
 import { pushOrPreload } from './push.ts';
 import { streamTrailers, trailersRequired, type TrailersRegistration } from './trailers.ts';
@@ -72,7 +72,7 @@ export class EscapeSink implements ResponseSink {
       this.#chunks.push(chunk);
       this.#held += chunkLength(chunk);
       // Past TOKEN_LENGTH bytes the body cannot be a token: decide now.
-      if (this.#held > TOKEN_LENGTH) this.#decide(concat(this.#chunks), false);
+      if (this.#held > TOKEN_LENGTH) this.#decide(concatBytes(this.#chunks), false);
     }
     return true;
   }
@@ -85,7 +85,7 @@ export class EscapeSink implements ResponseSink {
     if (this.#state === DETACHED) return;
     if (this.#state === HOLD) {
       if (chunk !== undefined) this.#chunks.push(chunk);
-      return this.#decide(concat(this.#chunks), true, trailers);
+      return this.#decide(concatBytes(this.#chunks), true, trailers);
     }
     this.#end(chunk, trailers);
   }
@@ -130,14 +130,8 @@ export class EscapeSink implements ResponseSink {
   #decide(held: Uint8Array | undefined, ended: boolean, trailers?: HeaderList): void {
     this.#state = PASS;
     const { registry, eligible, environ, protocol } = this.#ctx;
-    const inner = this.#inner;
-    const can = {
-      websocket: eligible.websocket && inner.acceptWebSocket !== undefined,
-      trailers: eligible.trailers,
-      push: eligible.push && inner.push !== undefined,
-      http2: inner.http2 !== undefined,
-    };
-    const r = recognize({ method: environ.method, status: this.#status, headers: this.#headers, held, ended, registry, can, clientGone: inner.closed });
+    const can = capabilities(eligible, this.#inner);
+    const r = recognize({ method: environ.method, status: this.#status, headers: this.#headers, held, ended, registry, can, clientGone: this.#inner.closed });
     for (const e of [r.entry, ...r.pushes, ...r.spent]) if (e !== undefined) e.used = true;
     const outcome = degrade(r.kind, protocol, r.situation);
     this.#ctx.onDecision?.({ kind: r.kind, situation: r.situation, outcome, fallback: this.#carried !== undefined });
@@ -262,14 +256,4 @@ export class EscapeSink implements ResponseSink {
   }
 
   readonly #release = (): void => this.#ctx.registry.release();
-}
-
-function hasControl(headers: HeaderList): boolean {
-  for (let i = 0; i < headers.length; i++) if (isControlName(headers[i]![0])) return true;
-  return false;
-}
-
-function concat(chunks: Chunk[]): Uint8Array {
-  if (chunks.length === 1) return toBytes(chunks[0]);
-  return Buffer.concat(chunks.map(toBytes));
 }

@@ -143,3 +143,9 @@ export function onBodyClose<B extends Body>(body: B, onClose: () => void): Body 
     close: closeInner,
   };
 }
+
+/** The bytes of `chunks` in one buffer (the chunk itself when there is one). */
+export function concatBytes(chunks: readonly Chunk[]): Uint8Array {
+  if (chunks.length === 1) return toBytes(chunks[0]!);
+  return Buffer.concat(chunks.map(toBytes));
+}
