@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { isIP } from 'node:net';
 import proxyaddr from 'proxy-addr';
 import type { App, Body, Environ, HeaderList, Middleware, StartResponse } from '../src/index.ts';
 
@@ -151,7 +152,8 @@ export function proxyHeaders(options: ProxyHeadersOptions): Middleware {
       let authority = environ.authority;
       const chain = [address];
       // Walk from the nearest hop outward while the hop that made the claim is trusted.
-      for (let i = hops.length - 1, hop = 0; i >= 0 && trusted(address, hop); i--, hop++) {
+      // An obfuscated node (`_hidden`, `unknown`) cannot be trusted: the walk ends there.
+      for (let i = hops.length - 1, hop = 0; i >= 0 && isIP(address) !== 0 && trusted(address, hop); i--, hop++) {
         const claim = hops[i]!;
         if (claim.proto === 'http' || claim.proto === 'https') scheme = claim.proto;
         if (claim.host !== undefined && HOST.test(claim.host)) authority = claim.host;
