@@ -90,9 +90,11 @@ export class Reporter implements EscapeCapableSink {
 
   async file(status: number, reason: string | undefined, headers: HeaderList, body: FileBody, size: number, bodyless: boolean): Promise<void> {
     this.#status = status;
+    // Counted before the send: the front-end may see its transport close (and the backstop
+    // report) before the file's promise settles.
+    if (!bodyless) this.#bytes += size;
     try {
       await this.#inner.file(status, reason, headers, body, size, bodyless);
-      if (!bodyless) this.#bytes += size;
     } catch (err) {
       this.#aborted = true;
       throw err;

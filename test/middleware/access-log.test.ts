@@ -22,11 +22,17 @@ const hello: App = (environ, startResponse) => {
   })();
 };
 
-async function logged(t: Test, options: AccessLogOptions, app: App = hello) {
+async function logged(t: Test, options: AccessLogOptions, app: App = hello, host: Middleware = (a) => a) {
   const lines: string[] = [];
-  const { url } = await start(t, accessLog({ sink: (line) => lines.push(line), ...options })(app));
+  const { url } = await start(t, host(accessLog({ sink: (line) => lines.push(line), ...options })(app)));
   return { url, lines };
 }
+
+/** A host without the report extension (a foreign server, an adapter): the key is gone. */
+const foreign: Middleware = (app) => (environ, startResponse) => {
+  const { [REPORT_KEY]: _report, ...rest } = environ;
+  return app(rest as typeof environ, startResponse);
+};
 
 /** Lines are written when the body is closed, just after the client has the response. */
 async function settle(lines: string[], n: number): Promise<void> {
@@ -58,7 +64,7 @@ t.test('JSON lines carry the request id, duration, protocol and source', async (
   await exchange(s, { ':path': '/missing' });
   await settle(lines, 2);
   const [h1, h2] = lines.map((l) => JSON.parse(l) as AccessLogEntry & { time: string });
-  t.match(h1, { method: 'GET', target: '/x', protocol: 'HTTP/1.1', status: 200, bytes: 12, aborted: false, source: 'middleware', escape: undefined });
+  t.match(h1, { method: 'GET', target: '/x', protocol: 'HTTP/1.1', status: 200, bytes: 12, aborted: false, source: 'server', escape: undefined });
   t.type(h1!.requestId, 'string');
   t.ok(h1!.requestId.length > 0);
   t.type(h1!.durationMs, 'number');
@@ -92,15 +98,16 @@ t.test('a file body stays a file body and is counted by its size', async (t) => 
   t.match(lines[0], /" 200 4000$/);
 });
 
-t.test('without the report extension a websocket and an upgradeTo response are still honoured', async (t) => {
-  const { url, lines } = await logged(t, { format: 'json' }, (environ, startResponse) =>
+const escapes: App = (environ, startResponse) =>
     environ.pathInfo === '/ws'
       ? acceptWebSocket(environ, startResponse, { onSocket: (ws) => ws.on('message', (m) => ws.send(`echo ${m}`)) })
       : upgradeTo((stream) => {
           stream.respond(201, [['content-type', 'text/plain']]);
           stream.end(`emulated=${stream.emulated}`);
-        })(environ, startResponse),
-  );
+        })(environ, startResponse);
+
+/** A websocket echo and an HTTP/2 handler through the log, both taken over. */
+async function escapeTraffic(t: Test, url: string): Promise<void> {
   const client = new WebSocket(`${url.replace('http', 'ws')}/ws`);
   t.teardown(() => client.terminate());
   const reply = await within(
@@ -115,11 +122,25 @@ t.test('without the report extension a websocket and an upgradeTo response are s
   const h2 = await exchange(s, { ':path': '/h2' });
   t.equal(h2.status, 201);
   t.equal(h2.body.toString(), 'emulated=false', 'the handler ran on the real HTTP/2 stream');
+}
+
+t.test('without the report extension a websocket and an upgradeTo response are still honoured', async (t) => {
+  const { url, lines } = await logged(t, { format: 'json' }, escapes, foreign);
+  await escapeTraffic(t, url);
   await settle(lines, 2);
   const entries = lines.map((l) => JSON.parse(l) as AccessLogEntry);
   const ws = entries.find((e) => e.target === '/ws');
   t.match(ws, { source: 'middleware', status: 200, escape: { kind: 'websocket', outcome: 'unreported' } }, 'the middleware-level status, with the claimed escape');
   t.match(entries.find((e) => e.target === '/h2'), { escape: { kind: 'http2' } });
+});
+
+t.test("on hatchway's server it logs what went on the wire: 101 for the takeover, the handler's 201", async (t) => {
+  const { url, lines } = await logged(t, { format: 'json' }, escapes);
+  await escapeTraffic(t, url);
+  await settle(lines, 2);
+  const entries = lines.map((l) => JSON.parse(l) as AccessLogEntry);
+  t.match(entries.find((e) => e.target === '/ws'), { source: 'server', status: 101, escape: { kind: 'websocket', outcome: 'takeover' } });
+  t.match(entries.find((e) => e.target === '/h2'), { source: 'server', status: 201, protocol: 'HTTP/2', escape: { kind: 'http2', outcome: 'takeover' } });
 });
 
 /** A stand-in for the server side of the report extension: tells listeners `report` when the body is closed. */
