@@ -47,6 +47,10 @@ export interface TestRequest {
   environ?: Record<string, unknown>;
   /** Gives up after this many ms (default 5 000): the response then has `timedOut` set. */
   timeout?: number;
+  /** The client goes away once this many body bytes arrived (the signal aborts, the sink closes): the early-return path. */
+  disconnectAfter?: number;
+  /** The client stops reading once this many body bytes arrived (writes return `false`, `drained()` waits) until the timeout. */
+  stallAfter?: number;
 }
 
 /** What came back. */
@@ -72,6 +76,8 @@ export interface TestResponse {
   timedOut: boolean;
   /** Lines written to `environ.errors`. */
   logs: string[];
+  /** The client went away (`disconnectAfter`). */
+  disconnected: boolean;
   /** The first value of a response field (case-insensitive), or `undefined`. */
   header(name: string): string | undefined;
 }
@@ -134,7 +140,7 @@ export async function request(app: App, options: TestRequest = {}): Promise<Test
     signal: controller.signal,
     ...options.environ,
   };
-  const sink = new MemorySink(features);
+  const sink = new MemorySink(features, controller, options);
   const decisions: EscapeDecision[] = [];
   let done: Promise<void> | undefined;
   let release: (() => void) | undefined;
@@ -174,6 +180,7 @@ export async function request(app: App, options: TestRequest = {}): Promise<Test
     aborted: sink.aborted,
     timedOut,
     logs,
+    disconnected: sink.disconnected,
     header: (name) => out.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1],
   };
 }
@@ -189,13 +196,21 @@ class MemorySink implements EscapeCapableSink {
   hints: string[][] = [];
   upgraded = false;
   aborted = false;
+  disconnected = false;
   #closed = false;
+  #written = 0;
+  readonly #controller: AbortController;
+  readonly #disconnectAfter: number;
+  readonly #stallAfter: number;
   #finish!: () => void;
   readonly finished = new Promise<void>((resolve) => (this.#finish = resolve));
   acceptWebSocket?: EscapeCapableSink['acceptWebSocket'];
   push?: EscapeCapableSink['push'];
 
-  constructor(features: Features) {
+  constructor(features: Features, controller: AbortController, options: TestRequest) {
+    this.#controller = controller;
+    this.#disconnectAfter = options.disconnectAfter ?? Infinity;
+    this.#stallAfter = options.stallAfter ?? Infinity;
     if (features.websocket) {
       this.acceptWebSocket = (headers) => {
         this.status = 101;
@@ -222,12 +237,25 @@ class MemorySink implements EscapeCapableSink {
   }
 
   write(chunk: Chunk): boolean {
-    this.chunks.push(Buffer.from(toBytes(chunk)));
-    return true;
+    if (this.#closed) return false;
+    const bytes = Buffer.from(toBytes(chunk));
+    this.chunks.push(bytes);
+    this.#written += bytes.byteLength;
+    if (this.#written >= this.#disconnectAfter) {
+      // The client leaves, as a socket closing would: the signal aborts, the sink is closed.
+      this.disconnected = true;
+      this.#done();
+      this.#controller.abort(new Error('the test client went away'));
+      return false;
+    }
+    return this.#written < this.#stallAfter;
   }
 
   drained(): Promise<void> {
-    return Promise.resolve();
+    if (this.#closed || this.#written < this.#stallAfter) return Promise.resolve();
+    // A client that stopped reading: nothing drains until it gives up (the request's timeout).
+    const signal = this.#controller.signal;
+    return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
   }
 
   end(chunk?: Chunk, trailers?: HeaderList): void {
