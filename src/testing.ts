@@ -21,7 +21,8 @@ import { run } from './gateway/run.ts';
 import { PullBodyReader } from './gateway/body-reader.ts';
 import { toBytes, type FileBody } from './gateway/body.ts';
 import { nextRequestId } from './gateway/request-id.ts';
-import type { App, Chunk, Environ, Features, HeaderList, Protocol } from './gateway/types.ts';
+import type { App, Chunk, Environ, Features, HeaderList, Middleware, Protocol } from './gateway/types.ts';
+import { checkMiddleware, type CheckOptions, type CheckReport, type Grade } from './conformance/check.ts';
 import { headerHasToken } from './protocol/headers.ts';
 import { isWebSocketH1 } from './protocol/websocket.ts';
 import { splitTarget } from './protocol/target.ts';
@@ -283,3 +284,41 @@ class MemorySink implements EscapeCapableSink {
 
 /** Registrations not yet released in this process: 0 after every finished test request. */
 export { liveRegistrations };
+
+export { checkMiddleware, type CheckOptions, type CheckReport, type RuleResult, type ProbeResult, type Evidence, type Grade, type Verdict } from './conformance/check.ts';
+export { formatReport } from './conformance/report.ts';
+export { PROBES, type Probe } from './conformance/probes.ts';
+
+/** What {@link assertConformance} needs of a test object: tap's (or node:test's `t.assert`) `ok`. */
+export interface Assertions {
+  ok(value: unknown, message?: string, extra?: Record<string, unknown>): unknown;
+}
+
+/** Options of {@link assertConformance}: those of `checkMiddleware`, and the grade you promise. */
+export interface AssertConformanceOptions extends CheckOptions {
+  /** Also assert this escape grade (`'escape-safe'`, `'escape-aware'`). */
+  grade?: Grade;
+}
+
+/**
+ * The tap helper: one line in an author's suite checks a middleware against the whole
+ * checklist — one failing assertion per broken rule, with its evidence and hint.
+ *
+ * @example
+ * ```ts
+ * import t from 'tap';
+ * import { assertConformance } from 'hatchway/testing';
+ *
+ * t.test('my middleware keeps the checklist', (t) => assertConformance(t, myMiddleware(), { grade: 'escape-safe' }));
+ * ```
+ */
+export async function assertConformance(t: Assertions, middleware: Middleware, options: AssertConformanceOptions = {}): Promise<CheckReport> {
+  const report = await checkMiddleware(middleware, options);
+  for (const rule of report.rules) {
+    if (rule.verdict !== 'fail') continue;
+    t.ok(false, `${rule.id} ${rule.title}`, { seen: rule.evidence?.message, probe: rule.evidence?.probe, reproduce: rule.evidence?.reproduce, hint: rule.hint });
+  }
+  if (report.verdict === 'pass') t.ok(true, `${report.name} passes the hatchway checklist (${report.counts.pass} rules, ${report.counts['n/a']} not applicable)`);
+  if (options.grade !== undefined) t.ok(report.grade === options.grade, `${report.name} is ${options.grade}`, { grade: report.grade, escapes: report.escapes });
+  return report;
+}
