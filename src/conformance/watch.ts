@@ -51,6 +51,8 @@ export class Call {
   isFile = false;
   /** The app returned a body (which someone must close). */
   hasBody = false;
+  /** The body was an array: known whole, so joining its chunks delays nothing. */
+  isArray = false;
   constructor(environ: Environ) {
     this.environ = environ;
   }
@@ -223,6 +225,7 @@ function watchBody(body: Body, call: Call, options: BoundaryOptions, finish: () 
     return body;
   }
   if (Array.isArray(body)) {
+    call.isArray = true;
     for (const value of body) chunk(value);
     end();
     const copy = body.slice() as Chunk[] & { close?: () => void };
@@ -391,8 +394,7 @@ export function watchMiddleware(middleware: Middleware, options: WatchOptions): 
         wrapExtensions(ctx, call, report);
       },
     });
-    // Pulling the inner body: one chunk in for each chunk out (a lag of one is allowed).
-    const outerApp = watch(middleware(watchPulls(inner, report)), {
+    const outerApp = watch(middleware(inner), {
       report,
       callee: true,
       caller: false,
@@ -496,42 +498,6 @@ function compareEnviron(outer: Environ, inner: Environ, report: Report): void {
   }
 }
 
-function watchPulls(app: App, report: Report): App {
-  return (environ, startResponse) => {
-    const outer = store.getStore()?.outer;
-    const body = app(environ, startResponse);
-    if (outer === undefined || !isBody(body) || Array.isArray(body) || body instanceof FileBody) return body;
-    const call = outer.inner[outer.inner.length - 1];
-    let reported = false;
-    const check = (): void => {
-      if (reported || call === undefined || outer.finished) return;
-      // About to pull chunk k+1 of the inner body while fewer than k−1 went out.
-      if (call.chunks - outer.chunks >= 2) {
-        reported = true;
-        report({ rule: 'HW-BODY-02', message: `the middleware pulled chunk ${call.chunks + 1} of the inner body after sending only ${outer.chunks}: it buffers instead of passing a chunk on for each chunk` });
-      }
-    };
-    if (typeof (body as AsyncIterable<Chunk>)[Symbol.asyncIterator] === 'function') {
-      const source = body as AsyncIterable<Chunk>;
-      return {
-        [Symbol.asyncIterator]() {
-          const it = source[Symbol.asyncIterator]();
-          return { next: () => (check(), it.next()), return: async (v?: unknown) => (await it.return?.(v as never)) ?? { done: true as const, value: undefined } };
-        },
-        close: () => body.close?.(),
-      };
-    }
-    const source = body as Iterable<Chunk>;
-    return {
-      [Symbol.iterator]() {
-        const it = source[Symbol.iterator]();
-        return { next: () => (check(), it.next()), return: (v?: unknown) => it.return?.(v as never) ?? { done: true as const, value: undefined } };
-      },
-      close: () => body.close?.(),
-    };
-  };
-}
-
 // Once the outer body is over: what passed from the inner response to the outer one.
 function compareResponse(outer: Call, report: Report, closeCheck: boolean): void {
   const inner = outer.inner.filter((c) => c.starts > 0 || c.failed);
@@ -558,6 +524,10 @@ function compareResponse(outer: Call, report: Report, closeCheck: boolean): void
     else if (!committed && (outer.status === undefined || outer.status < 400) && (outer.ended || outer.closes > 0)) report({ rule: 'HW-ERR-01', message: `the inner app threw (${String(last.threw)}) and the middleware answered ${outer.status ?? 'nothing'}: the error was swallowed` });
   }
   if (last.status === undefined || outer.status !== last.status || outer.headers === undefined) return; // replaced wholesale, or answered
+  // PEP 3333: at least one chunk out (an empty one will do) for each chunk the inner body yielded.
+  if (last.ended && !last.isArray && outer.ended && !bodyless(outer) && outer.chunks < last.chunks) {
+    report({ rule: 'HW-BODY-02', message: `the inner body yielded ${last.chunks} chunks and the middleware sent ${outer.chunks}: it joins chunks (buffers) instead of passing one on for each` });
+  }
   for (const problem of headerListProblems(last.headers ?? [], outer.headers, 'response')) report({ rule: 'HW-HDR-01', message: problem });
   const inside = controls(last.headers);
   const outside = controls(outer.headers);
