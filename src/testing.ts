@@ -291,7 +291,7 @@ export { PROBES, type Probe } from './conformance/probes.ts';
 
 /** What {@link assertConformance} needs of a test object: tap's (or node:test's `t.assert`) `ok`. */
 export interface Assertions {
-  ok(value: unknown, message?: string, extra?: Record<string, unknown>): unknown;
+  ok(value: unknown, message: string, extra: Record<string, unknown>): unknown;
 }
 
 /** Options of {@link assertConformance}: those of `checkMiddleware`, and the grade you promise. */
@@ -318,7 +318,7 @@ export async function assertConformance(t: Assertions, middleware: Middleware, o
     if (rule.verdict !== 'fail') continue;
     t.ok(false, `${rule.id} ${rule.title}`, { seen: rule.evidence?.message, probe: rule.evidence?.probe, reproduce: rule.evidence?.reproduce, hint: rule.hint });
   }
-  if (report.verdict === 'pass') t.ok(true, `${report.name} passes the hatchway checklist (${report.counts.pass} rules, ${report.counts['n/a']} not applicable)`);
+  if (report.verdict === 'pass') t.ok(true, `${report.name} passes the hatchway checklist (${report.counts.pass} rules, ${report.counts['n/a']} not applicable)`, { grade: report.grade });
   if (options.grade !== undefined) t.ok(report.grade === options.grade, `${report.name} is ${options.grade}`, { grade: report.grade, escapes: report.escapes });
   return report;
 }
