@@ -60,7 +60,17 @@ const rule = <const Id extends string>(r: Omit<Rule, 'id' | 'needsInner'> & { id
 const addsHeader: Middleware = (app) => (environ, startResponse) =>
   app(environ, (status, headers, excInfo) => startResponse(status, [...headers, ['x-frame-options', 'DENY']], excInfo));
 
-/** Every rule, in checklist order. */
+/**
+ * Every rule, in checklist order.
+ *
+ * @example
+ * ```ts
+ * import { RULES, ruleById } from 'hatchway';
+ *
+ * for (const rule of RULES) console.log(rule.id, rule.title);
+ * console.log(ruleById('HW-ESC-02').hint); // Leave a response alone when `isEscapeResponse(headers)`; …
+ * ```
+ */
 export const RULES = [
   rule({
     id: 'HW-ENV-01',
