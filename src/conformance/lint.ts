@@ -30,10 +30,10 @@ export interface LintViolation extends Violation {
   hint: string;
 }
 
-function reporter(name: string, options: LintOptions, write: () => ((line: string) => void) | undefined): Report {
+function reporter(name: string, options: LintOptions): Report {
   const mode = options.mode ?? (process.env.NODE_ENV === 'production' ? 'log' : 'throw');
   const logged = new Set<string>();
-  return (violation) => {
+  return (violation, environ) => {
     const rule: Rule = ruleById(violation.rule);
     const full: LintViolation = { ...violation, name, title: rule.title, hint: rule.hint };
     options.onViolation?.(full);
@@ -42,14 +42,12 @@ function reporter(name: string, options: LintOptions, write: () => ((line: strin
     if (logged.has(rule.id)) return;
     logged.add(rule.id);
     try {
-      write()?.(`hatchway lint: ${error.message}`);
+      environ?.errors.write(`hatchway lint: ${error.message}`);
     } catch {
       // an error stream that throws must not fail the request
     }
   };
 }
-
-let current: ((line: string) => void) | undefined;
 
 /**
  * Lints the app (or stack) it wraps: its response as its server sees it — `startResponse`
@@ -71,12 +69,7 @@ export function lint(first?: App | LintOptions, second?: LintOptions): Middlewar
   const options = first ?? {};
   return (app: App): App => {
     const name = options.name ?? (app.name || 'app');
-    const report = reporter(name, options, () => current);
-    const watched = watch(app, { report, callee: true, caller: true });
-    return (environ, startResponse) => {
-      current = (line) => environ.errors.write(line);
-      return watched(environ, startResponse);
-    };
+    return watch(app, { report: reporter(name, options), callee: true, caller: true });
   };
 }
 
@@ -95,13 +88,5 @@ export function lint(first?: App | LintOptions, second?: LintOptions): Middlewar
  */
 export function lintMiddleware(middleware: Middleware, options: LintOptions = {}): Middleware {
   const name = options.name ?? (middleware.name || 'middleware');
-  const report = reporter(name, options, () => current);
-  const watched = watchMiddleware(middleware, { report });
-  return (app) => {
-    const inner = watched(app);
-    return (environ, startResponse) => {
-      current = (line) => environ.errors.write(line);
-      return inner(environ, startResponse);
-    };
-  };
+  return watchMiddleware(middleware, { report: reporter(name, options) });
 }

@@ -21,8 +21,8 @@ export interface Violation {
   message: string;
 }
 
-/** Where a boundary sends what it sees. */
-export type Report = (violation: Violation) => void;
+/** Where a boundary sends what it sees, with the environ of the request it was seen in. */
+export type Report = (violation: Violation, environ?: Environ) => void;
 
 const NOTHING = Symbol('nothing');
 const KEEP = 64; // bytes of a body kept to compare token responses
@@ -124,9 +124,9 @@ function describe(v: unknown): string {
 
 /** Wraps `app` in a boundary that watches each call. */
 export function watch(app: App, options: BoundaryOptions): App {
-  const { report } = options;
   return function watched(environ: Environ, startResponse: StartResponse): Body {
     const call = new Call(environ);
+    const report: Report = (v) => options.report(v, call.environ);
     if (options.caller) {
       const problems = environProblems(environ);
       if (problems.length > 0) report({ rule: 'HW-ENV-01', message: `the environ passed to the app is malformed: ${problems.join('; ')}` });
@@ -176,7 +176,7 @@ export function watch(app: App, options: BoundaryOptions): App {
 }
 
 function watchBody(body: Body, call: Call, options: BoundaryOptions, finish: () => void): Body {
-  const { report } = options;
+  const report: Report = (v) => options.report(v, call.environ);
   let closedAt = 0;
   const chunk = (value: unknown): void => {
     if (options.callee && typeof value !== 'string' && !(value instanceof Uint8Array)) {
@@ -300,7 +300,8 @@ function declaredLength(headers: HeaderList | undefined): number | undefined {
 const CLOSERS = new Set(['close', 'destroy', 'end', 'cancel']);
 
 // wsgiref.validate's InputWrapper/ErrorWrapper: `close` on input or errors is a violation.
-function guardStreams(environ: Environ, report: Report): Environ {
+function guardStreams(environ: Environ, sink: Report): Environ {
+  const report: Report = (v) => sink(v, environ);
   const wrap = <T extends object>(target: T, key: 'input' | 'errors'): T =>
     new Proxy(target, {
       get(t, prop) {
@@ -466,7 +467,8 @@ function spyExtensions(environ: Environ): Map<string, { calls: number }> {
   return spies;
 }
 
-function wrapExtensions(ctx: Context, inner: Call, report: Report): void {
+function wrapExtensions(ctx: Context, inner: Call, sink: Report): void {
+  const report: Report = (v) => sink(v, inner.environ);
   const outer = ctx.outer!;
   for (const [key, spy] of ctx.spies) {
     const value = inner.environ[key];
@@ -489,7 +491,8 @@ function wrapExtensions(ctx: Context, inner: Call, report: Report): void {
   }
 }
 
-function compareEnviron(outer: Environ, inner: Environ, report: Report): void {
+function compareEnviron(outer: Environ, inner: Environ, sink: Report): void {
+  const report: Report = (v) => sink(v, outer);
   const required = new Set(REQUIRED_KEYS);
   const missing = Object.keys(outer).filter((k) => !required.has(k) && !k.startsWith('hatchway.') && !(k in inner));
   if (missing.length > 0) report({ rule: 'HW-ENV-02', message: `environ keys ${missing.map((k) => `'${k}'`).join(', ')} were not passed inward` });
@@ -499,7 +502,8 @@ function compareEnviron(outer: Environ, inner: Environ, report: Report): void {
 }
 
 // Once the outer body is over: what passed from the inner response to the outer one.
-function compareResponse(outer: Call, report: Report, closeCheck: boolean): void {
+function compareResponse(outer: Call, sink: Report, closeCheck: boolean): void {
+  const report: Report = (v) => sink(v, outer.environ);
   const inner = outer.inner.filter((c) => c.starts > 0 || c.failed);
   const last = inner[inner.length - 1];
   // Closing: every inner body the middleware was given is closed by the time its own is.
