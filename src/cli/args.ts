@@ -59,6 +59,8 @@ failing rule, and the escape grade (escape-safe, escape-aware, unsafe).
 <module> is an ESM .js or .ts file; the middleware is its default export, or the export named
 after '#'. An export that is a factory is called first — with --options, with no options
 under --factory, or with none when calling it with an app gives back a one-parameter function.
+A module without '#export' that exports \`conformance: { name, make(), options? }[]\` (the
+bundled-middleware convention of docs/CONFORMANCE.md) is checked once per entry.
 
 Exit status: 0 when every rule passes (or does not apply), 1 when a rule fails, 2 when the
 module cannot be loaded or has no middleware.

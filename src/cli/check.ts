@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { App, HeaderList, Middleware } from '../gateway/types.ts';
-import { checkMiddleware } from '../conformance/check.ts';
+import { checkMiddleware, type CheckOptions, type CheckReport } from '../conformance/check.ts';
 import { formatReport } from '../conformance/report.ts';
 import type { Command } from './args.ts';
 
@@ -18,17 +18,45 @@ const probe: App = (_environ, startResponse) => {
   return [];
 };
 
+/** One middleware to check, as a module gave it. */
+export interface Loaded {
+  name: string;
+  middleware: Middleware;
+  options?: CheckOptions;
+}
+
+/**
+ * Loads the middleware named by `module[#export]`; calls a factory with `options` (or none).
+ * A module without `#export` whose `conformance` export lists configurations (the bundled
+ * middleware convention, docs/CONFORMANCE.md) gives one middleware per entry.
+ */
+export async function loadSubjects(spec: string, factory: { options?: unknown; call: boolean }, cwd = process.cwd()): Promise<Loaded[]> {
+  if (!spec.includes('#') && !factory.call) {
+    const mod = await importModule(spec, cwd);
+    const entries = mod.conformance as { name: string; make(): Middleware; options?: CheckOptions }[] | undefined;
+    if (Array.isArray(entries) && entries.length > 0 && entries.every((e) => typeof e?.make === 'function')) {
+      return entries.map((e) => ({ name: `${spec} (${e.name})`, middleware: e.make(), options: e.options }));
+    }
+  }
+  return [{ name: spec, middleware: await loadMiddleware(spec, factory, cwd) }];
+}
+
+async function importModule(spec: string, cwd: string): Promise<Record<string, unknown>> {
+  const hash = spec.lastIndexOf('#');
+  const file = hash === -1 ? spec : spec.slice(0, hash);
+  try {
+    return (await import(pathToFileURL(resolve(cwd, file)).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new LoadError(`cannot load ${file}: ${(err as Error).message}`);
+  }
+}
+
 /** Loads the middleware named by `module[#export]`; calls a factory with `options` (or none). */
 export async function loadMiddleware(spec: string, factory: { options?: unknown; call: boolean }, cwd = process.cwd()): Promise<Middleware> {
   const hash = spec.lastIndexOf('#');
   const file = hash === -1 ? spec : spec.slice(0, hash);
   const name = hash === -1 ? 'default' : spec.slice(hash + 1);
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(resolve(cwd, file)).href)) as Record<string, unknown>;
-  } catch (err) {
-    throw new LoadError(`cannot load ${file}: ${(err as Error).message}`);
-  }
+  const mod = await importModule(spec, cwd);
   const exported = mod[name];
   if (typeof exported !== 'function') throw new LoadError(`${file} has no ${name === 'default' ? 'default export' : `export '${name}'`} that is a middleware or a factory`);
   const fn = exported as (arg?: unknown) => unknown;
@@ -67,22 +95,27 @@ export async function runCheck(cmd: Command, out: (text: string) => void = (t) =
       return 2;
     }
   }
-  let middleware: Middleware;
+  let subjects: Loaded[];
   let headers: HeaderList;
   try {
     headers = ((v.header as string[] | undefined) ?? []).map(parseHeader);
-    middleware = await loadMiddleware(cmd.target!, { options, call: v.options !== undefined || v.factory === true });
+    subjects = await loadSubjects(cmd.target!, { options, call: v.options !== undefined || v.factory === true });
   } catch (e) {
     err(`hatchway check: ${(e as Error).message}\n`);
     return 2;
   }
-  let report;
+  const reports: CheckReport[] = [];
   try {
-    report = await checkMiddleware(middleware, { name: cmd.target, headers, rules: v.rule as string[] | undefined });
+    for (const s of subjects) {
+      const own = s.options?.headers;
+      const extra: HeaderList = [...headers, ...(Array.isArray(own) ? own : Object.entries(own ?? {}))];
+      reports.push(await checkMiddleware(s.middleware, { ...s.options, name: s.name, headers: extra, rules: (v.rule as string[] | undefined) ?? s.options?.rules }));
+    }
   } catch (e) {
     err(`hatchway check: ${(e as Error).message}\n`);
     return 2;
   }
-  out(v.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report, { color: process.stdout.isTTY === true }));
-  return report.verdict === 'pass' ? 0 : 1;
+  if (v.json) out(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) + '\n');
+  else out(reports.map((r) => formatReport(r, { color: process.stdout.isTTY === true })).join('\n'));
+  return reports.every((r) => r.verdict === 'pass') ? 0 : 1;
 }

@@ -83,6 +83,12 @@ t.test('--json, --header, --options and --rule', async (t) => {
   t.same((JSON.parse(one.stdout) as { rules: { id: string }[] }).rules.map((r) => r.id), ['HW-HDR-01']);
 });
 
+t.test("a module's conformance export is checked entry by entry", async (t) => {
+  const { code, stdout } = await check('middleware/lint.ts');
+  t.equal(code, 0);
+  t.match(stdout, /^middleware\/lint\.ts \(lint\): PASS — escape-safe/);
+});
+
 t.test('exit 2 when the module cannot be loaded or exports no middleware; --help documents it', async (t) => {
   const missing = await check('test/fixtures/conformance/nope.ts');
   t.equal(missing.code, 2);
