@@ -73,3 +73,6 @@ export {
   type RespondOptions,
   type UpgradeToOptions,
 } from './escapes/http2-app.ts';
+export { lint, lintMiddleware, type LintOptions, type LintViolation } from './conformance/lint.ts';
+export { mapBody, isEscapeResponse, copyEnviron, replayInput, type BodyMapper } from './conformance/helpers.ts';
+export { RULES, RULE_CLASSES, ruleById, type Rule, type RuleId, type RuleClass } from './conformance/rules.ts';

@@ -21,7 +21,8 @@ import { run } from './gateway/run.ts';
 import { PullBodyReader } from './gateway/body-reader.ts';
 import { toBytes, type FileBody } from './gateway/body.ts';
 import { nextRequestId } from './gateway/request-id.ts';
-import type { App, Chunk, Environ, Features, HeaderList, Protocol } from './gateway/types.ts';
+import type { App, Chunk, Environ, Features, HeaderList, Middleware, Protocol } from './gateway/types.ts';
+import { checkMiddleware, type CheckOptions, type CheckReport, type Grade } from './conformance/check.ts';
 import { headerHasToken } from './protocol/headers.ts';
 import { isWebSocketH1 } from './protocol/websocket.ts';
 import { splitTarget } from './protocol/target.ts';
@@ -47,6 +48,10 @@ export interface TestRequest {
   environ?: Record<string, unknown>;
   /** Gives up after this many ms (default 5 000): the response then has `timedOut` set. */
   timeout?: number;
+  /** The client goes away once this many body bytes arrived (the signal aborts, the sink closes): the early-return path. */
+  disconnectAfter?: number;
+  /** The client stops reading once this many body bytes arrived (writes return `false`, `drained()` waits) until the timeout. */
+  stallAfter?: number;
 }
 
 /** What came back. */
@@ -72,6 +77,8 @@ export interface TestResponse {
   timedOut: boolean;
   /** Lines written to `environ.errors`. */
   logs: string[];
+  /** The client went away (`disconnectAfter`). */
+  disconnected: boolean;
   /** The first value of a response field (case-insensitive), or `undefined`. */
   header(name: string): string | undefined;
 }
@@ -134,7 +141,7 @@ export async function request(app: App, options: TestRequest = {}): Promise<Test
     signal: controller.signal,
     ...options.environ,
   };
-  const sink = new MemorySink(features);
+  const sink = new MemorySink(features, controller, options);
   const decisions: EscapeDecision[] = [];
   let done: Promise<void> | undefined;
   let release: (() => void) | undefined;
@@ -174,6 +181,7 @@ export async function request(app: App, options: TestRequest = {}): Promise<Test
     aborted: sink.aborted,
     timedOut,
     logs,
+    disconnected: sink.disconnected,
     header: (name) => out.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1],
   };
 }
@@ -189,13 +197,21 @@ class MemorySink implements EscapeCapableSink {
   hints: string[][] = [];
   upgraded = false;
   aborted = false;
+  disconnected = false;
   #closed = false;
+  #written = 0;
+  readonly #controller: AbortController;
+  readonly #disconnectAfter: number;
+  readonly #stallAfter: number;
   #finish!: () => void;
   readonly finished = new Promise<void>((resolve) => (this.#finish = resolve));
   acceptWebSocket?: EscapeCapableSink['acceptWebSocket'];
   push?: EscapeCapableSink['push'];
 
-  constructor(features: Features) {
+  constructor(features: Features, controller: AbortController, options: TestRequest) {
+    this.#controller = controller;
+    this.#disconnectAfter = options.disconnectAfter ?? Infinity;
+    this.#stallAfter = options.stallAfter ?? Infinity;
     if (features.websocket) {
       this.acceptWebSocket = (headers) => {
         this.status = 101;
@@ -222,12 +238,25 @@ class MemorySink implements EscapeCapableSink {
   }
 
   write(chunk: Chunk): boolean {
-    this.chunks.push(Buffer.from(toBytes(chunk)));
-    return true;
+    if (this.#closed) return false;
+    const bytes = Buffer.from(toBytes(chunk));
+    this.chunks.push(bytes);
+    this.#written += bytes.byteLength;
+    if (this.#written >= this.#disconnectAfter) {
+      // The client leaves, as a socket closing would: the signal aborts, the sink is closed.
+      this.disconnected = true;
+      this.#done();
+      this.#controller.abort(new Error('the test client went away'));
+      return false;
+    }
+    return this.#written < this.#stallAfter;
   }
 
   drained(): Promise<void> {
-    return Promise.resolve();
+    if (this.#closed || this.#written < this.#stallAfter) return Promise.resolve();
+    // A client that stopped reading: nothing drains until it gives up (the request's timeout).
+    const signal = this.#controller.signal;
+    return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
   }
 
   end(chunk?: Chunk, trailers?: HeaderList): void {
@@ -255,3 +284,41 @@ class MemorySink implements EscapeCapableSink {
 
 /** Registrations not yet released in this process: 0 after every finished test request. */
 export { liveRegistrations };
+
+export { checkMiddleware, type CheckOptions, type CheckReport, type RuleResult, type ProbeResult, type Evidence, type Grade, type Verdict } from './conformance/check.ts';
+export { formatReport } from './conformance/report.ts';
+export { PROBES, type Probe } from './conformance/probes.ts';
+
+/** What {@link assertConformance} needs of a test object: tap's (or node:test's `t.assert`) `ok`. */
+export interface Assertions {
+  ok(value: unknown, message: string, extra: Record<string, unknown>): unknown;
+}
+
+/** Options of {@link assertConformance}: those of `checkMiddleware`, and the grade you promise. */
+export interface AssertConformanceOptions extends CheckOptions {
+  /** Also assert this escape grade (`'escape-safe'`, `'escape-aware'`). */
+  grade?: Grade;
+}
+
+/**
+ * The tap helper: one line in an author's suite checks a middleware against the whole
+ * checklist — one failing assertion per broken rule, with its evidence and hint.
+ *
+ * @example
+ * ```ts
+ * import t from 'tap';
+ * import { assertConformance } from 'hatchway/testing';
+ *
+ * t.test('my middleware keeps the checklist', (t) => assertConformance(t, myMiddleware(), { grade: 'escape-safe' }));
+ * ```
+ */
+export async function assertConformance(t: Assertions, middleware: Middleware, options: AssertConformanceOptions = {}): Promise<CheckReport> {
+  const report = await checkMiddleware(middleware, options);
+  for (const rule of report.rules) {
+    if (rule.verdict !== 'fail') continue;
+    t.ok(false, `${rule.id} ${rule.title}`, { seen: rule.evidence?.message, probe: rule.evidence?.probe, reproduce: rule.evidence?.reproduce, hint: rule.hint });
+  }
+  if (report.verdict === 'pass') t.ok(true, `${report.name} passes the hatchway checklist (${report.counts.pass} rules, ${report.counts['n/a']} not applicable)`, { grade: report.grade });
+  if (options.grade !== undefined) t.ok(report.grade === options.grade, `${report.name} is ${options.grade}`, { grade: report.grade, escapes: report.escapes });
+  return report;
+}

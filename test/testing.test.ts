@@ -113,3 +113,39 @@ t.test("the README's testing example holds: 401 refused, 101 taken, 426 for a pl
   const plain = await request(compose(auth)(app), { path: '/chat', headers: { authorization: 'Bearer x' } });
   t.equal(plain.status, 426);
 });
+
+t.test('a client that leaves (disconnectAfter) and one that stops reading (stallAfter)', async (t) => {
+  let closed = 0;
+  let produced = 0;
+  const stream: App = (_environ, startResponse) => {
+    startResponse(200, [['content-type', 'text/plain']]);
+    return {
+      async *[Symbol.asyncIterator]() {
+        for (let i = 0; i < 100; i++) {
+          produced++;
+          yield 'x'.repeat(10);
+          await new Promise((r) => setImmediate(r));
+        }
+      },
+      close: () => void closed++,
+    };
+  };
+  const gone = await request(stream, { disconnectAfter: 25 });
+  t.ok(gone.disconnected);
+  t.equal(gone.body.byteLength, 30, 'the bytes up to the one that crossed the mark');
+  t.equal(closed, 1, 'the body was closed once');
+  produced = 0;
+  const slow = await request(stream, { stallAfter: 10, timeout: 100 });
+  t.ok(slow.timedOut);
+  t.ok(produced <= 2, `the runner waited for the client: ${produced} chunks produced`);
+  t.equal(closed, 2);
+});
+
+t.test('assertConformance: the tap helper is one line in an author’s suite', async (t) => {
+  const { assertConformance } = await import('../src/testing.ts');
+  const report = await assertConformance(t, (app) => app, { grade: 'escape-safe', name: 'identity' });
+  t.equal(report.verdict, 'pass');
+  const seen: string[] = [];
+  await assertConformance({ ok: (v, m) => void (v ? undefined : seen.push(String(m))) }, (app) => (environ, startResponse) => app(environ, (s, h, e) => startResponse(s, h.filter(([n]) => n !== 'hatchway-escape'), e)));
+  t.ok(seen.some((m) => m.startsWith('HW-ESC-03 ')), 'one failing assertion per broken rule, named by id');
+});

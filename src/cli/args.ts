@@ -32,7 +32,50 @@ export const SERVE_OPTIONS: Record<string, OptionSpec> = {
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
 
+export const CHECK_OPTIONS: Record<string, OptionSpec & { multiple?: boolean }> = {
+  options: { type: 'string', value: 'JSON', help: 'the export is a factory: call it with these options (JSON) to get the middleware' },
+  factory: { type: 'boolean', help: 'the export is a factory: call it with no options to get the middleware' },
+  header: { type: 'string', value: "'NAME: VALUE'", multiple: true, help: 'add this field to every probe request (repeatable), e.g. an authorization an auth gate wants' },
+  rule: { type: 'string', value: 'ID', multiple: true, help: 'check only this rule (repeatable), e.g. HW-ESC-02' },
+  json: { type: 'boolean', help: 'print the report as JSON' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+};
+
+const table = (options: Record<string, OptionSpec>) =>
+  Object.entries(options)
+    .map(([name, o]) => {
+      const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`;
+      return `  ${flag.padEnd(30)} ${o.help}`;
+    })
+    .join('\n');
+
+export const CHECK_USAGE = `Usage: hatchway check <module>[#export] [options]
+
+Checks a middleware against the hatchway checklist (docs/CHECKLIST.md): drives it with probe
+apps in memory, on the real runner and the real escape recognition, and prints one line per
+rule (id, title, verdict, evidence), then the evidence, a reproduction and a hint for each
+failing rule, and the escape grade (escape-safe, escape-aware, unsafe).
+
+<module> is an ESM .js or .ts file; the middleware is its default export, or the export named
+after '#'. An export that is a factory is called first — with --options, with no options
+under --factory, or with none when calling it with an app gives back a one-parameter function.
+A module without '#export' that exports \`conformance: { name, make(), options? }[]\` (the
+bundled-middleware convention of docs/CONFORMANCE.md) is checked once per entry.
+
+Exit status: 0 when every rule passes (or does not apply), 1 when a rule fails, 2 when the
+module cannot be loaded or has no middleware.
+
+Options:
+${table(CHECK_OPTIONS)}
+
+Examples:
+  hatchway check middleware/cors.ts
+  hatchway check my-gzip.ts#gzip --options '{"level":6}' --json
+  hatchway check auth.ts --header 'authorization: Bearer t0ken'
+`;
+
 export const USAGE = `Usage: hatchway serve <module>[#export] [options]
+       hatchway check <module>[#export] [--options JSON] [--json]   (hatchway check --help)
        hatchway --help | --version
 
 Serves a hatchway app. <module> is an ESM .js or .ts file; the app is its default export,
@@ -54,14 +97,15 @@ Example:
 
 /** The parsed command line. */
 export interface Command {
-  command: 'serve' | 'help' | 'version';
+  command: 'serve' | 'check' | 'help' | 'check-help' | 'version';
   target?: string;
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
 }
 
 /** Parses argv (without `node` and the script); throws a TypeError with a usage hint. */
 export function parseCommand(argv: string[]): Command {
   if (argv.includes('--version')) return { command: 'version', values: {} };
+  if (argv[0] === 'check') return parseCheck(argv.slice(1));
   const options = Object.fromEntries(
     Object.entries(SERVE_OPTIONS).map(([name, o]) => [name, o.short ? { type: o.type, short: o.short } : { type: o.type }]),
   );
@@ -83,4 +127,16 @@ export function intOption(values: Command['values'], name: string): number | und
   const n = Number(raw);
   if (typeof raw !== 'string' || !/^\d+$/.test(raw) || !Number.isSafeInteger(n)) throw new TypeError(`--${name} takes a whole number, not '${String(raw)}'`);
   return n;
+}
+
+function parseCheck(argv: string[]): Command {
+  const options = Object.fromEntries(
+    Object.entries(CHECK_OPTIONS).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]),
+  );
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  if (values.help) return { command: 'check-help', values: {} };
+  const [target, ...rest] = positionals;
+  if (!target) throw new TypeError("'hatchway check' needs a module: hatchway check my-middleware.ts");
+  if (rest.length) throw new TypeError(`unexpected argument '${rest[0]}'`);
+  return { command: 'check', target, values: values as Command['values'] };
 }

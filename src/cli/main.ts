@@ -8,7 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { HatchwayError } from '../wire/errors.ts';
 import type { App } from '../gateway/types.ts';
 import { Server } from '../server/server.ts';
-import { USAGE, intOption, parseCommand } from './args.ts';
+import { CHECK_USAGE, USAGE, intOption, parseCommand } from './args.ts';
+import { runCheck } from './check.ts';
 import { isWorker, runPrimary } from './workers.ts';
 
 /** hatchway's version, from the package.json above this file (src/cli or dist/src/cli). */
@@ -43,13 +44,18 @@ export async function main(argv: string[]): Promise<number> {
   try {
     cmd = parseCommand(argv);
   } catch (err) {
-    process.stderr.write(`hatchway: ${(err as Error).message}\n\n${USAGE}`);
+    process.stderr.write(`hatchway: ${(err as Error).message}\n\n${argv[0] === 'check' ? CHECK_USAGE : USAGE}`);
     return 2;
   }
   if (cmd.command === 'help') {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (cmd.command === 'check-help') {
+    process.stdout.write(CHECK_USAGE);
+    return 0;
+  }
+  if (cmd.command === 'check') return runCheck(cmd);
   if (cmd.command === 'version') {
     process.stdout.write(`hatchway ${packageVersion()}\n`);
     return 0;
