@@ -229,3 +229,6 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
       });
     };
 }
+
+/** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
+export const conformance = [{ name: 'access-log', make: (): Middleware => accessLog({ sink: () => {} }) }];

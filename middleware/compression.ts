@@ -184,11 +184,31 @@ function compressedBody(inner: Body, mode: () => Encoding | 'untouched' | 'plain
           return;
         }
         const z = (compressor = create[m]());
+        // One queue for the compressor's output and a mark per inner chunk taken in: for every
+        // chunk the inner body yields, at least one goes out — an empty one while the
+        // compressor is still accumulating (PEP 3333, checklist HW-BODY-02), so the middleware
+        // never blocks iteration; a stalled producer gets a flush (HW-BODY-03).
+        const queue: (Buffer | typeof TAKEN)[] = [];
+        let finished = false;
         let failure: unknown;
-        z.on('error', (err) => (failure ??= err));
+        let wake: (() => void) | undefined;
+        const notify = (): void => {
+          const w = wake;
+          wake = undefined;
+          w?.();
+        };
+        z.on('data', (out: Buffer) => {
+          queue.push(out);
+          if (queue.length > HIGH_WATER) z.pause(); // a slow client: stop compressing, and so stop pulling
+          notify();
+        });
+        z.on('end', () => ((finished = true), notify()));
+        z.on('error', (err) => ((failure ??= err), notify()));
         const pump = (async () => {
           for (let r = first; !r.done && !z.destroyed; ) {
             if (chunkLength(r.value) > 0 && !z.write(toBytes(r.value))) await once(z, 'drain');
+            queue.push(TAKEN);
+            notify();
             const pending = next();
             // A stalled producer (an event stream): flush what is compressed so far.
             if (!(await settlesSoon(pending))) z.flush();
@@ -199,9 +219,24 @@ function compressedBody(inner: Body, mode: () => Encoding | 'untouched' | 'plain
         pump.catch((err: unknown) => {
           failure ??= err;
           z.destroy(err as Error);
+          notify();
         });
-        for await (const out of z) yield out as Buffer;
-        if (failure !== undefined) throw failure;
+        let sent = false; // output went out since the last chunk taken in
+        for (;;) {
+          if (failure !== undefined) throw failure;
+          const item = queue.shift();
+          if (item === undefined) {
+            if (finished) break;
+            await new Promise<void>((resolve) => (wake = resolve));
+            continue;
+          }
+          if (queue.length <= LOW_WATER && z.isPaused()) z.resume();
+          if (item !== TAKEN) {
+            sent = true;
+            yield item;
+          } else if (!sent) yield EMPTY;
+          else sent = false;
+        }
       } finally {
         compressor?.destroy();
         if (!done) {
@@ -214,6 +249,11 @@ function compressedBody(inner: Body, mode: () => Encoding | 'untouched' | 'plain
     close: () => inner.close?.(),
   };
 }
+
+const TAKEN = Symbol('an inner chunk was taken in');
+const EMPTY = new Uint8Array(0);
+const HIGH_WATER = 16;
+const LOW_WATER = 4;
 
 function settlesSoon(promise: Promise<unknown>): Promise<boolean> {
   return new Promise((resolve) => {
@@ -230,3 +270,6 @@ function settlesSoon(promise: Promise<unknown>): Promise<boolean> {
     );
   });
 }
+
+/** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
+export const conformance = [{ name: 'compression', make: (): Middleware => compression() }];

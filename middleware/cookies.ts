@@ -148,3 +148,6 @@ export function cookies(options: CookiesOptions = {}): Middleware {
       });
     };
 }
+
+/** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
+export const conformance = [{ name: 'cookies', make: (): Middleware => cookies() }];

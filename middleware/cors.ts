@@ -130,3 +130,6 @@ export function cors(options: CorsOptions = {}): Middleware {
       });
     };
 }
+
+/** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
+export const conformance = [{ name: 'cors', make: (): Middleware => cors({ origin: 'https://app.example', credentials: true }) }];

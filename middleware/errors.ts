@@ -172,3 +172,6 @@ export function errors(options: ErrorsOptions = {}): Middleware {
       };
     };
 }
+
+/** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
+export const conformance = [{ name: 'errors', make: (): Middleware => errors() }];

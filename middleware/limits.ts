@@ -180,3 +180,6 @@ function withDeadline(app: App, environ: Environ, startResponse: StartResponse, 
     close,
   };
 }
+
+/** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
+export const conformance = [{ name: 'limits', make: (): Middleware => limits({ body: '1mb', headers: 100, timeout: 10_000 }) }];

@@ -176,3 +176,6 @@ export function proxyHeaders(options: ProxyHeadersOptions): Middleware {
       return app(inner, startResponse);
     };
 }
+
+/** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
+export const conformance = [{ name: 'proxy-headers', make: (): Middleware => proxyHeaders({ trust: 'loopback' }) }];

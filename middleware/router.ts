@@ -205,3 +205,9 @@ export function router(options?: RouterOptions): Router {
 export function mount(prefix: string, app: App): Middleware {
   return router().mount(prefix, app).middleware;
 }
+
+/** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
+export const conformance = [{ name: 'router', make: (): Middleware => mount('/mounted', (_environ, startResponse) => {
+        startResponse(200, [['content-type', 'text/plain']]);
+        return ['mounted\n'];
+      }) }];

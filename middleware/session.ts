@@ -236,3 +236,6 @@ export function session(options: SessionOptions): Middleware {
       };
     };
 }
+
+/** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
+export const conformance = [{ name: 'session', make: (): Middleware => session({ secrets: ['conformance'] }) }];

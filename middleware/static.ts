@@ -248,3 +248,6 @@ export function serveStatic(root: string, options: StaticOptions = {}): Middlewa
     return fileBody(path);
   }
 }
+
+/** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
+export const conformance = [{ name: 'static', make: (): Middleware => serveStatic(new URL('.', import.meta.url).pathname) }];

@@ -183,3 +183,9 @@ t.test('a 426 fallback and an aborted response are logged as reported', async (t
   await settle(lines, 1);
   t.match(lines[0], /"GET \/chat HTTP\/1\.1" 426 65$/);
 });
+
+t.test('passes the hatchway checklist (checkMiddleware), escape-safe', async (t) => {
+  const { assertConformance } = await import('../../src/testing.ts');
+  const { conformance } = await import('../../middleware/access-log.ts');
+  for (const entry of conformance) await assertConformance(t, entry.make(), { grade: 'escape-safe', name: entry.name });
+});

@@ -199,3 +199,9 @@ t.test('in memory, the token response object itself is what comes back', async (
   t.equal(res.status, 101);
   t.equal(res.escape?.situation, 'honoured');
 });
+
+t.test('passes the hatchway checklist (checkMiddleware), escape-safe', async (t) => {
+  const { assertConformance } = await import('../../src/testing.ts');
+  const { conformance } = await import('../../middleware/compression.ts');
+  for (const entry of conformance) await assertConformance(t, entry.make(), { grade: 'escape-safe', name: entry.name });
+});

@@ -76,3 +76,9 @@ t.test('Set-Cookie rides the 101 of a websocket and the head of a trailers respo
     t.ok(hasTrailer(body), `the trailer arrives (${args.join(' ') || 'HTTP/1.1'})`);
   }
 });
+
+t.test('passes the hatchway checklist (checkMiddleware), escape-safe', async (t) => {
+  const { assertConformance } = await import('../../src/testing.ts');
+  const { conformance } = await import('../../middleware/cookies.ts');
+  for (const entry of conformance) await assertConformance(t, entry.make(), { grade: 'escape-safe', name: entry.name });
+});

@@ -120,3 +120,9 @@ t.test('a request that fails nothing passes through untouched', async (t) => {
   t.equal(res.status, 200);
   t.equal(res.body.toString(), 'fine\n');
 });
+
+t.test('passes the hatchway checklist (checkMiddleware), escape-safe', async (t) => {
+  const { assertConformance } = await import('../../src/testing.ts');
+  const { conformance } = await import('../../middleware/errors.ts');
+  for (const entry of conformance) await assertConformance(t, entry.make(), { grade: 'escape-safe', name: entry.name });
+});

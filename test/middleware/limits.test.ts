@@ -164,3 +164,9 @@ t.test('options are checked at construction', async (t) => {
   t.throws(() => limits({ body: 'lots' }), TypeError);
   t.throws(() => limits({ timeout: -5 }), TypeError);
 });
+
+t.test('passes the hatchway checklist (checkMiddleware), escape-safe', async (t) => {
+  const { assertConformance } = await import('../../src/testing.ts');
+  const { conformance } = await import('../../middleware/limits.ts');
+  for (const entry of conformance) await assertConformance(t, entry.make(), { grade: 'escape-safe', name: entry.name });
+});

@@ -95,3 +95,9 @@ t.test('a websocket\'s onSocket sees the rewritten environ; trailers are honoure
   const { body } = await curlRaw(t, url + '/trailers', ['-H', 'x-forwarded-for: 203.0.113.50']);
   t.ok(hasTrailer(body));
 });
+
+t.test('passes the hatchway checklist (checkMiddleware), escape-safe', async (t) => {
+  const { assertConformance } = await import('../../src/testing.ts');
+  const { conformance } = await import('../../middleware/proxy-headers.ts');
+  for (const entry of conformance) await assertConformance(t, entry.make(), { grade: 'escape-safe', name: entry.name });
+});

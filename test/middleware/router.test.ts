@@ -145,3 +145,9 @@ t.test('an upgradeTo route runs on the real HTTP/2 stream, emulated over HTTP/1.
   t.equal(h1.status, 200);
   t.equal(h1.body.toString(), 'id=9 emulated=true stream=-');
 });
+
+t.test('passes the hatchway checklist (checkMiddleware), escape-safe', async (t) => {
+  const { assertConformance } = await import('../../src/testing.ts');
+  const { conformance } = await import('../../middleware/router.ts');
+  for (const entry of conformance) await assertConformance(t, entry.make(), { grade: 'escape-safe', name: entry.name });
+});

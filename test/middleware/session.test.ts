@@ -104,3 +104,9 @@ t.test('the websocket\'s onSocket sees the session; its Set-Cookie rides the 101
     t.ok(hasTrailer(body), `the trailer arrives (${args.join(' ') || 'HTTP/1.1'})`);
   }
 });
+
+t.test('passes the hatchway checklist (checkMiddleware), escape-safe', async (t) => {
+  const { assertConformance } = await import('../../src/testing.ts');
+  const { conformance } = await import('../../middleware/session.ts');
+  for (const entry of conformance) await assertConformance(t, entry.make(), { grade: 'escape-safe', name: entry.name });
+});

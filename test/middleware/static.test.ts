@@ -206,3 +206,9 @@ t.test('a websocket behind static is honoured: its token response passes untouch
   );
   t.equal(reply, 'echo hi');
 });
+
+t.test('passes the hatchway checklist (checkMiddleware), escape-safe', async (t) => {
+  const { assertConformance } = await import('../../src/testing.ts');
+  const { conformance } = await import('../../middleware/static.ts');
+  for (const entry of conformance) await assertConformance(t, entry.make(), { grade: 'escape-safe', name: entry.name });
+});
