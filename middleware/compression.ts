@@ -31,7 +31,8 @@
  * @module
  */
 import { once } from 'node:events';
-import { constants, createBrotliCompress, createDeflate, createGzip, createZstdCompress, type BrotliOptions, type ZlibOptions, type ZstdOptions, type Zlib } from 'node:zlib';
+import { brotliCompress, constants, createBrotliCompress, createDeflate, createGzip, createZstdCompress, deflate, gzip, zstdCompress, type BrotliOptions, type ZlibOptions, type ZstdOptions, type Zlib } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { Transform } from 'node:stream';
 import bytes from 'bytes';
 import Negotiator from 'negotiator';
@@ -85,6 +86,8 @@ interface Resolved {
   threshold: number;
   filter: (contentType: string, environ: Environ) => boolean;
   create: Record<Encoding, () => Transform & Zlib>;
+  /** One-shot compression of a whole body (an array body): no stream, one call into zlib. */
+  whole: Record<Encoding, (input: Buffer) => Promise<Buffer>>;
 }
 
 /**
@@ -105,6 +108,12 @@ export function compression(options: CompressionOptions = {}): Middleware {
       br: () => createBrotliCompress(brotli),
       gzip: () => createGzip(zlib),
       deflate: () => createDeflate(zlib),
+    },
+    whole: {
+      zstd: (input) => zstdAsync(input, zstd),
+      br: (input) => brotliAsync(input, brotli),
+      gzip: (input) => gzipAsync(input, zlib),
+      deflate: (input) => deflateAsync(input, zlib),
     },
   };
   return (app: App): App =>
@@ -147,6 +156,8 @@ export function compression(options: CompressionOptions = {}): Middleware {
         // An array body's startResponse came first; its length is known now.
         if (mode === undefined || mode === 'untouched' || mode === 'plain') return inner;
         length = inner.reduce((n: number, c) => n + chunkLength(c), 0);
+        // The whole body is here: compress it in one call (a stream costs more than the work).
+        return wholeBody(inner, resolved.whole[mode]);
       }
       if (mode === 'untouched' || mode === 'plain' || !isBody(inner)) return inner;
       return compressedBody(inner, () => mode, resolved.create);
@@ -245,6 +256,21 @@ function compressedBody(inner: Body, mode: () => Encoding | 'untouched' | 'plain
           if (r instanceof Promise) r.catch(() => {});
         }
       }
+    },
+    close: () => inner.close?.(),
+  };
+}
+
+const gzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gzip);
+const deflateAsync = promisify<Buffer, ZlibOptions, Buffer>(deflate);
+const brotliAsync = promisify<Buffer, BrotliOptions, Buffer>(brotliCompress);
+const zstdAsync = promisify<Buffer, ZstdOptions, Buffer>(zstdCompress);
+
+/** An array body compressed in one zlib call, the inner body closed once. */
+function wholeBody(inner: Chunk[] & Body, compress: (input: Buffer) => Promise<Buffer>): Body {
+  return {
+    async *[Symbol.asyncIterator](): AsyncGenerator<Chunk> {
+      yield await compress(inner.length === 1 ? Buffer.from(toBytes(inner[0])) : Buffer.concat(inner.map(toBytes)));
     },
     close: () => inner.close?.(),
   };
