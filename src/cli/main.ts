@@ -68,6 +68,8 @@ export async function main(argv: string[]): Promise<number> {
       keepAliveTimeout: intOption(v, 'keep-alive-timeout'),
       headersTimeout: intOption(v, 'headers-timeout'),
       requestTimeout: intOption(v, 'request-timeout'),
+      responseTimeout: intOption(v, 'response-timeout'),
+      sendTimeout: intOption(v, 'send-timeout'),
       maxHeaderSize: intOption(v, 'max-header-size'),
       gracefulTimeout: intOption(v, 'graceful-timeout'),
       cleartext: v['no-cleartext'] ? false : undefined,

@@ -46,6 +46,7 @@ const CATALOGUE = {
   ERR_HATCHWAY_HEADERS_TOO_LARGE: { message: 'request header fields too large', status: 431, expose: true },
   ERR_HATCHWAY_CONNECT: { message: '%r is not supported by this server', status: 501, expose: true },
   ERR_HATCHWAY_REQUEST_TIMEOUT: { message: 'request not received in time', status: 408, expose: true },
+  ERR_HATCHWAY_RESPONSE_TIMEOUT: { message: 'the app did not produce a response in time', status: 504, expose: false },
   // ---- the server and the CLI ----
   ERR_HATCHWAY_INVALID_MODULE: { message: 'could not find an app in %s: export a default app or name one with module#export', expose: false },
   ERR_HATCHWAY_INVALID_OPTION: { message: 'invalid option %s', expose: false },
