@@ -27,6 +27,9 @@ import { httpError } from '../wire/errors.ts';
 // scheme "://" [ userinfo "@" ] authority — the authority ends at the path, query or fragment.
 const ABSOLUTE_AUTHORITY = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?([^/?#]*)/i;
 
+// RFC 3986 §3.2.2 host (IP-literal or reg-name, percent-encoding allowed) and an optional port.
+const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
+
 /** What the HTTP/1 front-end needs from the server that owns it. */
 export interface H1Context extends RequestHost {
   /** True once the server is shutting down: responses then close their connection. */
@@ -67,6 +70,8 @@ export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerRespon
     environ = environFor(ctx, req, res, expectContinue, lifecycle.signal);
   } catch (err) {
     res.once('close', () => sink.clock.stop());
+    // A refused request's body is not read (its framing may be what was refused): close after.
+    res.shouldKeepAlive = false;
     const e = errorResponse(err);
     sink.head(e.status, undefined, e.headers, undefined);
     sink.end(e.body);
@@ -98,16 +103,27 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
   let contentLength: string | undefined;
   let te: string | undefined;
   let chunked = false;
+  let hosts = 0;
   // One walk over rawHeaders: touching req.headers would make node:http build its own object too.
   for (let i = 0, j = 0; i < raw.length; i += 2, j++) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
     headers[j] = [name, value];
-    if (name === 'host') authority ||= value;
-    else if (name === 'content-length') contentLength = value;
+    if (name === 'host') {
+      authority = value;
+      hosts++;
+    } else if (name === 'content-length') contentLength = value;
     else if (name === 'te') te = te === undefined ? value : `${te}, ${value}`;
-    else if (name === 'transfer-encoding') chunked = true;
+    else if (name === 'transfer-encoding') {
+      // node:http takes `identity` or `xchunked` as no coding at all; nginx answers 501 (RFC
+      // 9112 §6.1: a coding the server does not understand). Only `chunked` is understood.
+      if (value.trim().toLowerCase() !== 'chunked') throw httpError('ERR_HATCHWAY_TRANSFER_CODING', value);
+      chunked = true;
+    }
   }
+  // RFC 9112 §3.2: a request with more than one Host, or an invalid one, gets a 400.
+  if (hosts > 1) throw httpError('ERR_HATCHWAY_BAD_HOST', 'more than one Host field');
+  if (hosts === 1 && !VALID_HOST.test(authority)) throw httpError('ERR_HATCHWAY_BAD_HOST', 'invalid Host');
   const method = req.method!;
   const target = req.url!;
   // RFC 9112 §3.2.2: with an absolute-form target the authority is the target's, not Host's.

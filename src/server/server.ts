@@ -192,7 +192,8 @@ export class Server {
       joinDuplicateHeaders: false,
       // Only a websocket handshake leaves the request/response cycle. `Upgrade: h2c` (RFC 7540
       // §3.2, removed by RFC 9113) and any other upgrade are answered as ordinary requests.
-      shouldUpgradeCallback: (req: IncomingMessage) => headerHasToken(req.headers.upgrade, 'websocket'),
+      // RFC 9110 §7.8: a server MUST ignore Upgrade in an HTTP/1.0 request.
+      shouldUpgradeCallback: (req: IncomingMessage) => req.httpVersion !== '1.0' && headerHasToken(req.headers.upgrade, 'websocket'),
     });
     server.maxRequestsPerSocket = this.options.maxRequestsPerSocket ?? 0;
     const ctx = this.#ctx;
@@ -238,6 +239,16 @@ export class Server {
   /** Requests in flight now: HTTP/1.x exchanges and HTTP/2 streams. */
   get inFlight(): number {
     return this.#inFlight.size;
+  }
+
+  /** Open TCP connections (every protocol, upgraded sockets included). */
+  get connections(): number {
+    return this.#listener.connections;
+  }
+
+  /** Open HTTP/2 sessions. */
+  get sessions(): number {
+    return this.#h2.sessions;
   }
 
   /**
