@@ -22,8 +22,18 @@ import type { ProtocolFamily } from '../escapes/degrade.ts';
 import type { EscapeRegistry } from '../escapes/registry.ts';
 import type { EscapeCapableSink } from '../escapes/sink.ts';
 import type { EventEmitter } from 'node:events';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EnvironHost, LogFn } from './environ.ts';
 import type { Deadlines } from './deadline.ts';
+
+// The request each piece of app code runs for, so a stray throw (a timer callback, a promise
+// nobody awaits) can be logged with its request id (SPEC §9). One frame per request on Node 24.
+const requestContext = new AsyncLocalStorage<string>();
+
+/** The id of the request whose app code is running now, if any. */
+export function currentRequestId(): string | undefined {
+  return requestContext.getStore();
+}
 
 /** What a lifecycle needs from the server: the app and the log. */
 export interface LifecycleHost {
@@ -37,6 +47,10 @@ export interface RequestHost extends LifecycleHost, EnvironHost {
   track(exchange: EventEmitter): void;
   /** The response and send deadlines (`deadline.ts`); absent, none apply. */
   deadlines?: Deadlines | undefined;
+}
+
+function serveIn(lifecycle: RequestLifecycle, host: LifecycleHost, environ: Environ, sink: EscapeCapableSink, options: InstallOptions): void {
+  lifecycle.serveNow(host, environ, sink, options);
 }
 
 /** The state of one request from its head to its transport's close. */
@@ -58,6 +72,11 @@ export class RequestLifecycle {
    */
   serve(host: LifecycleHost, environ: Environ, sink: EscapeCapableSink, options: InstallOptions): void {
     this.#environ = environ;
+    requestContext.run(environ.requestId, serveIn, this, host, environ, sink, options);
+  }
+
+  /** @internal {@link serve} inside the request's async context. */
+  serveNow(host: LifecycleHost, environ: Environ, sink: EscapeCapableSink, options: InstallOptions): void {
     try {
       const escapes = installEscapes(environ, sink, options);
       this.#registry = escapes.registry;
