@@ -31,6 +31,8 @@ export const SERVE_OPTIONS: Record<string, OptionSpec> = {
   'max-session-memory': { type: 'string', value: 'MB', help: 'memory nghttp2 may hold per HTTP/2 connection (default 10)' },
   'no-websocket-over-http2': { type: 'boolean', help: 'do not advertise RFC 8441 (websockets then use HTTP/1.1)' },
   'ws-max-payload': { type: 'string', value: 'BYTES', help: 'largest websocket message; larger closes with 1009 (default 4194304)' },
+  'ws-ping-interval': { type: 'string', value: 'MS', help: 'ping every websocket every MS; no pong within as long drops it (default 20000; 0 = never)' },
+  'ws-idle-timeout': { type: 'string', value: 'MS', help: 'close a websocket with no message either way for MS (default 0 = never)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
 

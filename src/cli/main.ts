@@ -97,7 +97,12 @@ export async function main(argv: string[]): Promise<number> {
       sessionIdleTimeout: intOption(v, 'session-idle-timeout'),
       maxSessionMemory: intOption(v, 'max-session-memory'),
       websocketOverHttp2: v['no-websocket-over-http2'] ? false : undefined,
-      websocket: v['ws-max-payload'] === undefined ? undefined : { maxPayload: intOption(v, 'ws-max-payload') },
+      websocket: {
+        maxPayload: intOption(v, 'ws-max-payload'),
+        pingInterval: intOption(v, 'ws-ping-interval'),
+        pingTimeout: intOption(v, 'ws-ping-interval'),
+        idleTimeout: intOption(v, 'ws-idle-timeout'),
+      },
     });
     await server.listen();
   } catch (err) {

@@ -94,7 +94,7 @@ export interface ServerOptions {
   sessionIdleTimeout?: number;
   /** How long {@link Server.close} waits for requests in flight before cutting them off (default 30 000 ms). */
   gracefulTimeout?: number;
-  /** Websocket limits: `maxPayload`, `maxBufferedAmount`, `perMessageDeflate`. */
+  /** Websocket limits: `maxPayload`, `maxBufferedAmount`, `perMessageDeflate`, and keep-alive: `pingInterval`, `pingTimeout`, `idleTimeout`. */
   websocket?: WebSocketOptions;
   /** Where error lines go (default: `console.error`). */
   log?: LogFn;

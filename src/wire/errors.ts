@@ -52,6 +52,7 @@ const CATALOGUE = {
   // ---- the server and the CLI ----
   ERR_HATCHWAY_INVALID_MODULE: { message: 'could not find an app in %s: export a default app or name one with module#export', expose: false },
   ERR_HATCHWAY_INVALID_OPTION: { message: 'invalid option %s', expose: false },
+  ERR_HATCHWAY_WS_PING_TIMEOUT: { message: 'the websocket peer did not answer a ping within %s ms: the socket was cut', expose: false },
   ERR_HATCHWAY_WS_BACKLOG: { message: 'the websocket peer reads too slowly: more than %s bytes queued', expose: false },
   // ---- escapes (SPEC §7) ----
   ERR_HATCHWAY_TOO_MANY_ESCAPES: { message: 'more than %s escape registrations on one request', expose: false },
