@@ -20,6 +20,8 @@ export const SERVE_OPTIONS: Record<string, OptionSpec> = {
   'keep-alive-timeout': { type: 'string', value: 'MS', help: 'close idle keep-alive connections after MS (default 5000)' },
   'headers-timeout': { type: 'string', value: 'MS', help: 'time a client has to send request headers (default 30000)' },
   'request-timeout': { type: 'string', value: 'MS', help: 'time a client has to send a whole request (default 300000; 0 = none)' },
+  'response-timeout': { type: 'string', value: 'MS', help: 'the app must start its response, and never stall between writes, for longer than MS: 504 or abort (default 60000; 0 = none)' },
+  'send-timeout': { type: 'string', value: 'MS', help: 'a client that takes no bytes of a response for MS is cut off (default 60000; 0 = none)' },
   'max-header-size': { type: 'string', value: 'BYTES', help: 'largest request header block; larger gets 431 (default 16384)' },
   'graceful-timeout': { type: 'string', value: 'MS', help: 'on SIGINT/SIGTERM, wait up to MS for requests in flight (default 30000)' },
   'no-cleartext': { type: 'boolean', help: 'with --tls-cert: refuse cleartext HTTP/1.1 and h2c on the port' },
@@ -29,6 +31,8 @@ export const SERVE_OPTIONS: Record<string, OptionSpec> = {
   'max-session-memory': { type: 'string', value: 'MB', help: 'memory nghttp2 may hold per HTTP/2 connection (default 10)' },
   'no-websocket-over-http2': { type: 'boolean', help: 'do not advertise RFC 8441 (websockets then use HTTP/1.1)' },
   'ws-max-payload': { type: 'string', value: 'BYTES', help: 'largest websocket message; larger closes with 1009 (default 4194304)' },
+  'ws-ping-interval': { type: 'string', value: 'MS', help: 'ping every websocket every MS; no pong within as long drops it (default 20000; 0 = never)' },
+  'ws-idle-timeout': { type: 'string', value: 'MS', help: 'close a websocket with no message either way for MS (default 0 = never)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
 

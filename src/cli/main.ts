@@ -8,6 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { HatchwayError } from '../wire/errors.ts';
 import type { App } from '../gateway/types.ts';
 import { Server } from '../server/server.ts';
+import { currentRequestId } from '../server/lifecycle.ts';
+import { formatError } from '../gateway/error-response.ts';
 import { CHECK_USAGE, USAGE, intOption, parseCommand } from './args.ts';
 import { runCheck } from './check.ts';
 import { isWorker, runPrimary } from './workers.ts';
@@ -36,6 +38,23 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<App> {
   if (name === 'default' && typeof app !== 'function' && app && typeof (app as { app?: unknown }).app === 'function') app = (app as { app: unknown }).app;
   if (typeof app !== 'function') throw new HatchwayError('ERR_HATCHWAY_INVALID_MODULE', spec);
   return app as App;
+}
+
+/**
+ * The stray-throw policy of `hatchway serve` (SPEC §9): an exception no request's promise
+ * chain caught (a timer callback, an event handler) or a rejection nobody handled is logged —
+ * with the id of the request whose code threw, where known — and the process keeps serving,
+ * as Hypercorn does. Every request the server runs already has its own failure path (§5.3);
+ * what reaches here belongs to no response, and killing the process would fail every other
+ * request in flight (and with one worker there is no supervisor to replace it).
+ */
+function keepServing(): void {
+  const report = (kind: string, err: unknown): void => {
+    const id = currentRequestId();
+    process.stderr.write(`hatchway: ${kind}${id === undefined ? '' : ` in request ${id}`}, kept serving: ${formatError(err)}\n`);
+  };
+  process.on('uncaughtException', (err) => report('uncaught exception', err));
+  process.on('unhandledRejection', (reason) => report('unhandled rejection', reason));
 }
 
 /** Runs the CLI; resolves with the process exit code. */
@@ -74,6 +93,8 @@ export async function main(argv: string[]): Promise<number> {
       keepAliveTimeout: intOption(v, 'keep-alive-timeout'),
       headersTimeout: intOption(v, 'headers-timeout'),
       requestTimeout: intOption(v, 'request-timeout'),
+      responseTimeout: intOption(v, 'response-timeout'),
+      sendTimeout: intOption(v, 'send-timeout'),
       maxHeaderSize: intOption(v, 'max-header-size'),
       gracefulTimeout: intOption(v, 'graceful-timeout'),
       cleartext: v['no-cleartext'] ? false : undefined,
@@ -82,13 +103,19 @@ export async function main(argv: string[]): Promise<number> {
       sessionIdleTimeout: intOption(v, 'session-idle-timeout'),
       maxSessionMemory: intOption(v, 'max-session-memory'),
       websocketOverHttp2: v['no-websocket-over-http2'] ? false : undefined,
-      websocket: v['ws-max-payload'] === undefined ? undefined : { maxPayload: intOption(v, 'ws-max-payload') },
+      websocket: {
+        maxPayload: intOption(v, 'ws-max-payload'),
+        pingInterval: intOption(v, 'ws-ping-interval'),
+        pingTimeout: intOption(v, 'ws-ping-interval'),
+        idleTimeout: intOption(v, 'ws-idle-timeout'),
+      },
     });
     await server.listen();
   } catch (err) {
     process.stderr.write(`hatchway: ${(err as Error).message}\n`);
     return 1;
   }
+  keepServing();
   if (!worker) {
     // With TLS the port also takes cleartext (h2c, HTTP/1.1) unless --no-cleartext: say so.
     const also = server.options.tls && server.options.cleartext !== false ? ` and ${server.url.replace('https:', 'http:')} (one port: TLS h2/http1.1, cleartext h2c/http1.1)` : '';

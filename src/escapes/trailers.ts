@@ -54,6 +54,18 @@ export function trailersBody(registration: TrailersRegistration): Body {
   return typeof registration.body === 'function' ? registration.body() : registration.body;
 }
 
+/**
+ * Reports dropped trailers to `onDropped`. The response is complete by then: a callback that
+ * throws is reported to `environ.errors` and fails nothing (it must not reset the connection).
+ */
+function dropped(registration: TrailersRegistration, trailers: HeaderList, environ: Environ): void {
+  try {
+    registration.onDropped?.(trailers);
+  } catch (err) {
+    environ.errors.write(formatError(err));
+  }
+}
+
 /** The 400 of a required registration whose trailers cannot reach the client. */
 export function trailersRequired(): HttpError {
   return httpError('ERR_HATCHWAY_TRAILERS_REQUIRED');
@@ -64,14 +76,14 @@ export function trailersRequired(): HttpError {
  * reported to `onDropped`; a required registration gets a 400 instead.
  */
 export function withoutTrailers(registration: TrailersRegistration, status: Status = registration.status ?? 200, headers: HeaderList = []): App {
-  return (_environ, startResponse) => {
+  return (environ, startResponse) => {
     if (registration.required) throw trailersRequired();
     startResponse(status, headers.filter(([name]) => name.toLowerCase() !== 'content-length'));
     const body = trailersBody(registration);
     return {
       async *[Symbol.asyncIterator](): AsyncGenerator<Chunk> {
         yield* body as AsyncIterable<Chunk>;
-        registration.onDropped?.(await registration.trailers());
+        dropped(registration, await registration.trailers(), environ);
       },
       close: () => body.close?.(),
     };
@@ -171,7 +183,7 @@ export async function streamTrailers(
     if (send) sink.end(undefined, clean(trailers));
     else {
       sink.end();
-      registration.onDropped?.(trailers);
+      dropped(registration, trailers, environ);
     }
   } catch (err) {
     exhausted = true;

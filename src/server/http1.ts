@@ -21,9 +21,14 @@ import { StreamBodyReader } from './body-reader.ts';
 import { whenDrained } from './drain.ts';
 import { buildEnviron } from './environ.ts';
 import { RequestLifecycle, installOptions, type RequestHost } from './lifecycle.ts';
+import { NO_DEADLINES, type Clock, type Watched } from './deadline.ts';
+import { httpError } from '../wire/errors.ts';
 
 // scheme "://" [ userinfo "@" ] authority — the authority ends at the path, query or fragment.
 const ABSOLUTE_AUTHORITY = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?([^/?#]*)/i;
+
+// RFC 3986 §3.2.2 host (IP-literal or reg-name, percent-encoding allowed) and an optional port.
+const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
 
 /** What the HTTP/1 front-end needs from the server that owns it. */
 export interface H1Context extends RequestHost {
@@ -64,12 +69,16 @@ export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerRespon
   try {
     environ = environFor(ctx, req, res, expectContinue, lifecycle.signal);
   } catch (err) {
+    res.once('close', () => sink.clock.stop());
+    // A refused request's body is not read (its framing may be what was refused): close after.
+    res.shouldKeepAlive = false;
     const e = errorResponse(err);
     sink.head(e.status, undefined, e.headers, undefined);
     sink.end(e.body);
     return;
   }
   sink.errors = environ.errors;
+  sink.onExpire = (kind) => lifecycle.expired(kind);
   const input = environ.input as StreamBodyReader;
   res.once('finish', () => {
     if (!req.complete) input.discard();
@@ -78,6 +87,7 @@ export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerRespon
   const websocket = upgrade !== undefined && isWebSocketH1(environ.method, environ.headers);
   features.websocket = websocket;
   res.on('close', () => {
+    sink.clock.stop();
     // A websocket takeover releases once onSocket ran (SPEC §7.2); the socket's end is the
     // backstop should the handshake never complete. The request was not aborted: it moved.
     if (upgrade?.upgraded) upgrade.socket.once('close', () => lifecycle.release());
@@ -93,16 +103,27 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
   let contentLength: string | undefined;
   let te: string | undefined;
   let chunked = false;
+  let hosts = 0;
   // One walk over rawHeaders: touching req.headers would make node:http build its own object too.
   for (let i = 0, j = 0; i < raw.length; i += 2, j++) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
     headers[j] = [name, value];
-    if (name === 'host') authority ||= value;
-    else if (name === 'content-length') contentLength = value;
+    if (name === 'host') {
+      authority = value;
+      hosts++;
+    } else if (name === 'content-length') contentLength = value;
     else if (name === 'te') te = te === undefined ? value : `${te}, ${value}`;
-    else if (name === 'transfer-encoding') chunked = true;
+    else if (name === 'transfer-encoding') {
+      // node:http takes `identity` or `xchunked` as no coding at all; nginx answers 501 (RFC
+      // 9112 §6.1: a coding the server does not understand). Only `chunked` is understood.
+      if (value.trim().toLowerCase() !== 'chunked') throw httpError('ERR_HATCHWAY_TRANSFER_CODING', value);
+      chunked = true;
+    }
   }
+  // RFC 9112 §3.2: a request with more than one Host, or an invalid one, gets a 400.
+  if (hosts > 1) throw httpError('ERR_HATCHWAY_BAD_HOST', 'more than one Host field');
+  if (hosts === 1 && !VALID_HOST.test(authority)) throw httpError('ERR_HATCHWAY_BAD_HOST', 'invalid Host');
   const method = req.method!;
   const target = req.url!;
   // RFC 9112 §3.2.2: with an absolute-form target the authority is the target's, not Host's.
@@ -133,8 +154,13 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
 }
 
 /** The runner's view of a `ServerResponse`. */
-export class H1Sink implements ResponseSink, EscapeCapableSink {
+export class H1Sink implements ResponseSink, EscapeCapableSink, Watched {
   readonly #res: ServerResponse;
+  /** The response and send deadlines of this response (`deadline.ts`). */
+  readonly clock: Clock;
+  /** Told when a deadline passed, after the sink answered or aborted. */
+  onExpire: ((kind: 'response' | 'send') => void) | undefined;
+  #committed = false;
   readonly #ctx: H1Context;
   readonly #req: IncomingMessage;
   readonly #upgrade: UpgradeContext | undefined;
@@ -147,6 +173,34 @@ export class H1Sink implements ResponseSink, EscapeCapableSink {
     this.#ctx = ctx;
     this.#req = req;
     this.#upgrade = upgrade;
+    this.clock = (ctx.deadlines ?? NO_DEADLINES).clock(this);
+  }
+
+  // Watched (deadline.ts): the bytes the kernel took are those written minus those still queued.
+  progress(): number {
+    const socket = this.#res.socket;
+    return socket ? (socket.bytesWritten ?? 0) - socket.writableLength : 0;
+  }
+
+  pending(): boolean {
+    const socket = this.#res.socket;
+    return socket !== null && !socket.destroyed && (socket.writableLength > 0 || this.#res.writableLength > 0);
+  }
+
+  expire(kind: 'response' | 'send'): void {
+    if (kind === 'response' && !this.#committed && !this.#res.headersSent && !this.closed) this.#giveUp(httpError('ERR_HATCHWAY_RESPONSE_TIMEOUT'));
+    else this.abort();
+    this.onExpire?.(kind);
+  }
+
+  /** Answers in the app's place (nothing was committed): the error response, then the connection closes. */
+  #giveUp(err: unknown): void {
+    this.#refused = true;
+    const res = this.#res;
+    res.shouldKeepAlive = false;
+    const e = errorResponse(err);
+    res.writeHead(e.status, STATUS_CODES[e.status] ?? 'Error', e.headers.flat());
+    res.end(this.#req.method === 'HEAD' ? undefined : e.body);
   }
 
   /**
@@ -156,6 +210,8 @@ export class H1Sink implements ResponseSink, EscapeCapableSink {
   acceptWebSocket(headers: HeaderList, registration: WebSocketRegistration, environ: Environ, onSocket: (ws: WebSocket) => void): void {
     const upgrade = this.#upgrade!;
     upgrade.upgraded = true;
+    // The websocket's keep-alive and idle timeout bound it from here (websocket.ts).
+    this.clock.stop();
     this.#res.detachSocket(upgrade.socket);
     // The response object is done with: let shutdown tracking see it end.
     this.#res.emit('close');
@@ -184,6 +240,8 @@ export class H1Sink implements ResponseSink, EscapeCapableSink {
       flat.push(h[0], h[1]);
     }
     if (length !== undefined) flat.push('content-length', String(length));
+    this.#committed = true;
+    this.clock.app();
     if (this.#ctx.closing) this.#res.shouldKeepAlive = false;
     try {
       if (reason === undefined) this.#res.writeHead(status, flat);
@@ -215,15 +273,20 @@ export class H1Sink implements ResponseSink, EscapeCapableSink {
 
   write(chunk: Chunk): boolean {
     if (this.#refused) return true;
-    return this.#res.write(chunk);
+    const accepted = this.#res.write(chunk);
+    if (accepted) this.clock.app();
+    else this.clock.send();
+    return accepted;
   }
 
-  drained(): Promise<void> {
-    return whenDrained(this.#res);
+  async drained(): Promise<void> {
+    await whenDrained(this.#res);
+    this.clock.app();
   }
 
   end(chunk?: Chunk, trailers?: HeaderList): void {
     if (this.#refused) return;
+    this.clock.send();
     if (trailers !== undefined && trailers.length > 0) this.#res.addTrailers(trailers);
     if (chunk === undefined) this.#res.end();
     else this.#res.end(chunk);
@@ -232,6 +295,7 @@ export class H1Sink implements ResponseSink, EscapeCapableSink {
   async file(status: number, reason: string | undefined, headers: HeaderList, body: FileBody, size: number, bodyless: boolean): Promise<void> {
     this.head(status, reason, headers, size);
     if (this.#refused) return;
+    this.clock.send();
     if (bodyless || size === 0) {
       this.#res.end();
       return;

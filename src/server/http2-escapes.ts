@@ -46,12 +46,13 @@ export class H2EscapeSink extends H2Sink {
   readonly #deps: H2EscapeDeps;
 
   constructor(stream: ServerHttp2Stream, deps: H2EscapeDeps) {
-    super(stream, deps.log);
+    super(stream, deps.log, deps.deadlines);
     this.#deps = deps;
   }
 
   acceptWebSocket(headers: HeaderList, registration: WebSocketRegistration, env: Environ, onSocket: (ws: WebSocket) => void): void {
     const environ = this.environ!;
+    this.takenOver(false);
     this.#deps.websockets().upgradeH2(this.stream, environ.headers, environ.target, { headers, registration, environ: env }, onSocket);
   }
 
@@ -60,6 +61,7 @@ export class H2EscapeSink extends H2Sink {
     const environ = this.environ!;
     const deps = this.#deps;
     const pushStream = stream.pushAllowed ? (path: string, h: HeaderList) => openPush(stream, environ, path, h, deps) : undefined;
+    this.takenOver(true);
     return runNative(registration.handler, stream, { environ: env, extraHeaders: headers, pushStream });
   }
 
@@ -110,7 +112,7 @@ const PUSHED_OPTIONS = installOptions('HTTP/2', false, true, false, false);
 /** Produces a pushed response by running the app for a GET of `path` on the pushed stream. */
 function servePushed(pushed: ServerHttp2Stream, parent: Environ, path: string, deps: H2EscapeDeps): void {
   const lifecycle = new RequestLifecycle();
-  const sink = new H2Sink(pushed, deps.log);
+  const sink = new H2Sink(pushed, deps.log, deps.deadlines);
   let environ: Environ;
   try {
     environ = buildEnviron(deps, parent, {
@@ -127,11 +129,16 @@ function servePushed(pushed: ServerHttp2Stream, parent: Environ, path: string, d
     });
   } catch (err) {
     // The app asked to push a malformed path: the promised stream gets the error response.
+    sink.clock.stop();
     sink.giveUp(err);
     return;
   }
   environ['hatchway.pushed'] = true;
   sink.environ = environ;
-  pushed.once('close', () => lifecycle.closed(sink.done));
+  sink.onExpire = (kind) => lifecycle.expired(kind);
+  pushed.once('close', () => {
+    sink.clock.stop();
+    lifecycle.closed(sink.done);
+  });
   lifecycle.serve(deps, environ, sink, PUSHED_OPTIONS);
 }

@@ -51,6 +51,8 @@ class Watched implements SessionInfo {
   bytesMark = -1;
   /** When bytes started arriving with no stream open; 0 = not receiving. */
   receivingSince = 0;
+  /** When the sweep sent GOAWAY to this idle session; 0 = not yet. */
+  goawaySince = 0;
 
   constructor(session: ServerHttp2Session) {
     this.session = session;
@@ -148,9 +150,16 @@ export class SessionWatch {
     const { sessionIdleTimeout, headersTimeout, requestTimeout } = this.#limits;
     for (const w of this.#sessions.values()) {
       const session = w.session;
-      if (session.destroyed || session.closed) continue;
+      if (session.destroyed) continue;
+      if (session.closed) {
+        // A GOAWAYed session whose socket does not drain (a TCP stall: the client stopped
+        // reading) would never finish closing: it goes after one more idle period.
+        if (w.goawaySince !== 0 && w.streams.size === 0 && now - w.goawaySince >= Math.max(1_000, sessionIdleTimeout)) session.destroy();
+        continue;
+      }
       if (w.streams.size === 0) {
         if (sessionIdleTimeout > 0 && now - w.idleSince >= sessionIdleTimeout) {
+          w.goawaySince = now;
           session.close();
           continue;
         }

@@ -14,6 +14,8 @@ import type { Chunk, Environ, HeaderList } from '../gateway/types.ts';
 import { responseHead, trailerFields } from '../protocol/http2-headers.ts';
 import type { LogFn } from './environ.ts';
 import { whenDrained } from './drain.ts';
+import { httpError } from '../wire/errors.ts';
+import { NO_DEADLINES, type Clock, type Deadlines, type Watched } from './deadline.ts';
 
 const { NGHTTP2_INTERNAL_ERROR } = constants;
 
@@ -23,9 +25,21 @@ const { NGHTTP2_INTERNAL_ERROR } = constants;
  * (`http2-escapes.ts`); on this class (a pushed stream, or a front-end without them) the
  * optional {@link EscapeCapableSink} methods are absent and those escapes degrade by the table.
  */
-export class H2Sink implements EscapeCapableSink {
+export class H2Sink implements EscapeCapableSink, Watched {
   readonly #stream: ServerHttp2Stream;
   readonly #log: LogFn;
+  /** The response and send deadlines of this stream (`deadline.ts`). */
+  readonly clock: Clock;
+  /** Told when a deadline passed, after the sink answered or aborted. */
+  onExpire: ((kind: 'response' | 'send') => void) | undefined;
+  /** Writes handed to the stream, and those nghttp2 has taken (their callbacks ran). */
+  #written = 0;
+  #flushed = 0;
+  readonly #onFlushed = (): void => {
+    this.#flushed++;
+  };
+  /** An `upgradeTo` handler owns the stream: progress is read off the stream's own buffer. */
+  #native = false;
   #pending: string[] | undefined;
   /** Trailers announced at the head: set when `end()` brings them, sent on 'wantTrailers'. */
   #trailers: HeaderList | undefined;
@@ -37,9 +51,41 @@ export class H2Sink implements EscapeCapableSink {
   /** The request this stream answers, once the front-end built its environ. */
   environ: Environ | undefined = undefined;
 
-  constructor(stream: ServerHttp2Stream, log: LogFn) {
+  constructor(stream: ServerHttp2Stream, log: LogFn, deadlines: Deadlines = NO_DEADLINES) {
     this.#stream = stream;
     this.#log = log;
+    this.clock = deadlines.clock(this);
+  }
+
+  // Watched (deadline.ts). A write's callback runs once nghttp2 took its bytes, which it
+  // does not at zero window, nor while the connection's socket is stalled.
+  progress(): number {
+    return this.#native ? this.#stream.writableLength : this.#flushed;
+  }
+
+  pending(): boolean {
+    const stream = this.#stream;
+    if (stream.destroyed || stream.closed) return false;
+    return this.#native ? stream.writableLength > 0 : this.#flushed < this.#written;
+  }
+
+  expire(kind: 'response' | 'send'): void {
+    if (kind === 'response' && !this.committed && !this.closed) this.giveUp(httpError('ERR_HATCHWAY_RESPONSE_TIMEOUT'));
+    else this.abort();
+    this.onExpire?.(kind);
+  }
+
+  /**
+   * A takeover: a websocket stops the clock (its keep-alive bounds it); an `upgradeTo`
+   * handler keeps the send deadline only, measured on the stream's own buffer.
+   */
+  takenOver(native: boolean): void {
+    if (!native) {
+      this.clock.stop();
+      return;
+    }
+    this.#native = true;
+    this.clock.send();
   }
 
   get closed(): boolean {
@@ -81,6 +127,7 @@ export class H2Sink implements EscapeCapableSink {
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
     this.#pending = responseHead(status, headers, length);
     this.#wantTrailers = trailers === true;
+    this.clock.app();
   }
 
   /** Sends the held head; `false` when the stream is gone or refused it. */
@@ -119,15 +166,23 @@ export class H2Sink implements EscapeCapableSink {
     // as the DATA of the end — bytes of other responses — or leave the stream unfinished,
     // holding the request's registrations. Nothing to write: write nothing.
     if ((typeof chunk === 'string' ? chunk.length : chunk.byteLength) === 0) return true;
-    return this.#stream.write(chunk);
+    this.#written++;
+    const accepted = this.#stream.write(chunk, this.#onFlushed);
+    if (accepted) this.clock.app();
+    else this.clock.send();
+    return accepted;
   }
 
-  drained(): Promise<void> {
-    return this.closed ? Promise.resolve() : whenDrained(this.#stream);
+  async drained(): Promise<void> {
+    if (this.closed) return;
+    await whenDrained(this.#stream);
+    this.clock.app();
   }
 
   end(chunk?: Chunk, trailers?: HeaderList): void {
     this.#done = true;
+    // From here only the transport is waited for: the send deadline, while bytes are pending.
+    this.clock.send();
     if (trailers !== undefined) this.#trailers = trailers;
     const empty = chunk === undefined || (typeof chunk === 'string' ? chunk.length === 0 : chunk.byteLength === 0);
     if (this.#pending !== undefined) {
@@ -137,8 +192,9 @@ export class H2Sink implements EscapeCapableSink {
     const stream = this.#stream;
     // node:http2 ends HEAD, 204 and 304 responses itself when it sends their head.
     if (this.closed || stream.writableEnded) return;
-    if (empty) stream.end();
-    else stream.end(chunk);
+    this.#written++;
+    if (empty) stream.end(this.#onFlushed);
+    else stream.end(chunk, this.#onFlushed);
   }
 
   async file(status: number, _reason: string | undefined, headers: HeaderList, body: FileBody, size: number, bodyless: boolean): Promise<void> {
@@ -150,6 +206,8 @@ export class H2Sink implements EscapeCapableSink {
     const head = this.#pending!;
     this.#pending = undefined;
     const stream = this.#stream;
+    // nghttp2 reads the file itself: no write of ours to watch (SECURITY.md: the session limits bound it).
+    this.clock.stop();
     if (this.closed) return;
     await new Promise<void>((resolve, reject) => {
       const onClose = (): void => resolve();

@@ -119,10 +119,12 @@ export class H2FrontEnd {
     }
     const ctx = this.#ctx;
     const lifecycle = new RequestLifecycle();
-    const sink = ctx.escapes === undefined ? new H2Sink(stream, ctx.log) : new H2EscapeSink(stream, ctx.escapes);
+    const sink = ctx.escapes === undefined ? new H2Sink(stream, ctx.log, ctx.deadlines) : new H2EscapeSink(stream, ctx.escapes);
+    sink.onExpire = (kind) => lifecycle.expired(kind);
     info.opened(sink);
     // One 'close' listener does all the per-request bookkeeping: it runs for every request.
     stream.on('close', () => {
+      sink.clock.stop();
       info.closed(sink);
       lifecycle.closed(sink.done && stream.rstCode === constants.NGHTTP2_NO_ERROR);
     });

@@ -22,7 +22,18 @@ import type { ProtocolFamily } from '../escapes/degrade.ts';
 import type { EscapeRegistry } from '../escapes/registry.ts';
 import type { EscapeCapableSink } from '../escapes/sink.ts';
 import type { EventEmitter } from 'node:events';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EnvironHost, LogFn } from './environ.ts';
+import type { Deadlines } from './deadline.ts';
+
+// The request each piece of app code runs for, so a stray throw (a timer callback, a promise
+// nobody awaits) can be logged with its request id (SPEC §9). One frame per request on Node 24.
+const requestContext = new AsyncLocalStorage<string>();
+
+/** The id of the request whose app code is running now, if any. */
+export function currentRequestId(): string | undefined {
+  return requestContext.getStore();
+}
 
 /** What a lifecycle needs from the server: the app and the log. */
 export interface LifecycleHost {
@@ -34,12 +45,19 @@ export interface LifecycleHost {
 export interface RequestHost extends LifecycleHost, EnvironHost {
   /** Counts an exchange in flight for graceful shutdown ({@link InFlight.track}). */
   track(exchange: EventEmitter): void;
+  /** The response and send deadlines (`deadline.ts`); absent, none apply. */
+  deadlines?: Deadlines | undefined;
+}
+
+function serveIn(lifecycle: RequestLifecycle, host: LifecycleHost, environ: Environ, sink: EscapeCapableSink, options: InstallOptions): void {
+  lifecycle.serveNow(host, environ, sink, options);
 }
 
 /** The state of one request from its head to its transport's close. */
 export class RequestLifecycle {
   readonly #controller = new AbortController();
   #registry: EscapeRegistry | undefined;
+  #environ: Environ | undefined;
 
   /** The environ's `signal`: aborted when the transport closes before the response finished. */
   get signal(): AbortSignal {
@@ -53,6 +71,12 @@ export class RequestLifecycle {
    * A rejected run is reported to the server's log.
    */
   serve(host: LifecycleHost, environ: Environ, sink: EscapeCapableSink, options: InstallOptions): void {
+    this.#environ = environ;
+    requestContext.run(environ.requestId, serveIn, this, host, environ, sink, options);
+  }
+
+  /** @internal {@link serve} inside the request's async context. */
+  serveNow(host: LifecycleHost, environ: Environ, sink: EscapeCapableSink, options: InstallOptions): void {
     try {
       const escapes = installEscapes(environ, sink, options);
       this.#registry = escapes.registry;
@@ -62,6 +86,20 @@ export class RequestLifecycle {
       environ.errors.write(formatError(err));
       sink.abort(err);
     }
+  }
+
+  /**
+   * A deadline passed and the sink answered (504) or aborted the response: reports it and
+   * aborts the signal, so the runner closes the body even if the app never yields again.
+   */
+  expired(kind: 'response' | 'send'): void {
+    const what = kind === 'response' ? 'response deadline: the app produced nothing in time' : 'send deadline: the client took no bytes in time';
+    try {
+      this.#environ?.errors.write(`[hatchway] ${what}; the response was ${kind === 'response' ? 'answered 504 or aborted' : 'aborted'}`);
+    } catch {
+      // An error stream that throws must not keep the body open.
+    }
+    this.#controller.abort();
   }
 
   /** Releases the request's registrations (once; later calls do nothing). */

@@ -19,6 +19,7 @@ import { nextRequestId } from '../gateway/request-id.ts';
 import { handleH1, handleH1Upgrade, type H1Context } from './http1.ts';
 import { H2FrontEnd } from './http2.ts';
 import { InFlight } from './lifecycle.ts';
+import { Deadlines } from './deadline.ts';
 import { Listener } from './listener.ts';
 import { WebSocketEngine, type WebSocketOptions } from './websocket.ts';
 
@@ -58,6 +59,21 @@ export interface ServerOptions {
   requestTimeout?: number;
   /** Largest request header block in bytes (default 16 384); larger ones get a 431. */
   maxHeaderSize?: number;
+  /**
+   * Response deadline, in ms (default 60 000; 0 = none): the app must produce its response
+   * head within it, and no stall between two writes of its body may last longer (SPEC §5.7).
+   * Past it: a 504 before the commit, an aborted response after it; the body is closed either
+   * way. It measures the app, not the response's length: a long stream that keeps writing
+   * lives on. Websockets and `upgradeTo` handlers are not under it once they took over.
+   */
+  responseTimeout?: number;
+  /**
+   * Send deadline, in ms (default 60 000, nginx's `send_timeout`; 0 = none): while the server
+   * holds bytes the client has not taken (a socket that does not drain, an HTTP/2 stream at
+   * zero window or on a stalled connection), the transport must progress within it, or the
+   * response is aborted.
+   */
+  sendTimeout?: number;
   /** Most requests served on one HTTP/1.1 connection (default 0 = no limit). */
   maxRequestsPerSocket?: number;
   /** Most concurrent streams per HTTP/2 session (default 100; Node's own default is 2^32−1). */
@@ -78,7 +94,7 @@ export interface ServerOptions {
   sessionIdleTimeout?: number;
   /** How long {@link Server.close} waits for requests in flight before cutting them off (default 30 000 ms). */
   gracefulTimeout?: number;
-  /** Websocket limits: `maxPayload`, `maxBufferedAmount`, `perMessageDeflate`. */
+  /** Websocket limits: `maxPayload`, `maxBufferedAmount`, `perMessageDeflate`, and keep-alive: `pingInterval`, `pingTimeout`, `idleTimeout`. */
   websocket?: WebSocketOptions;
   /** Where error lines go (default: `console.error`). */
   log?: LogFn;
@@ -115,7 +131,9 @@ export class Server {
     const nextId = nextRequestId;
     const inFlight = this.#inFlight;
     const track = (exchange: EventEmitter): void => inFlight.track(exchange);
+    const deadlines = new Deadlines({ responseTimeout: options.responseTimeout ?? 60_000, sendTimeout: options.sendTimeout ?? 60_000 });
     this.#ctx = {
+      deadlines,
       app,
       log,
       nextId,
@@ -134,9 +152,10 @@ export class Server {
         log,
         nextId,
         track,
+        deadlines,
         // RFC 8441: Chromium then opens every websocket of an h2 connection as an extended CONNECT.
         enableConnectProtocol: options.websocketOverHttp2 ?? true,
-        escapes: { app, log, nextId, track, websockets },
+        escapes: { app, log, nextId, track, websockets, deadlines },
       },
       {
         maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
@@ -173,7 +192,8 @@ export class Server {
       joinDuplicateHeaders: false,
       // Only a websocket handshake leaves the request/response cycle. `Upgrade: h2c` (RFC 7540
       // §3.2, removed by RFC 9113) and any other upgrade are answered as ordinary requests.
-      shouldUpgradeCallback: (req: IncomingMessage) => headerHasToken(req.headers.upgrade, 'websocket'),
+      // RFC 9110 §7.8: a server MUST ignore Upgrade in an HTTP/1.0 request.
+      shouldUpgradeCallback: (req: IncomingMessage) => req.httpVersion !== '1.0' && headerHasToken(req.headers.upgrade, 'websocket'),
     });
     server.maxRequestsPerSocket = this.options.maxRequestsPerSocket ?? 0;
     const ctx = this.#ctx;
@@ -219,6 +239,16 @@ export class Server {
   /** Requests in flight now: HTTP/1.x exchanges and HTTP/2 streams. */
   get inFlight(): number {
     return this.#inFlight.size;
+  }
+
+  /** Open TCP connections (every protocol, upgraded sockets included). */
+  get connections(): number {
+    return this.#listener.connections;
+  }
+
+  /** Open HTTP/2 sessions. */
+  get sessions(): number {
+    return this.#h2.sessions;
   }
 
   /**

@@ -20,6 +20,23 @@ export interface WebSocketOptions {
   maxBufferedAmount?: number;
   /** permessage-deflate (RFC 7692): on by default, without context takeover to bound memory. */
   perMessageDeflate?: boolean;
+  /** Send a ping every this many ms (default 20 000, as uvicorn; 0 = never). */
+  pingInterval?: number;
+  /** A peer that has not answered a ping with a pong within this many ms is dropped (default 20 000). */
+  pingTimeout?: number;
+  /** A socket with no message either way for this many ms is closed with 1000 (default 0 = never). */
+  idleTimeout?: number;
+}
+
+/** Keep-alive state of one live socket. */
+interface Alive {
+  /** When the last message went either way. */
+  active: number;
+  /** When the last ping went out. */
+  pinged: number;
+  /** A ping is out and its pong has not come back. */
+  awaiting: boolean;
+  environ: Environ;
 }
 
 interface Pending {
@@ -34,9 +51,20 @@ export class WebSocketEngine {
   readonly #wss: WebSocketServer;
   readonly #pending = new WeakMap<IncomingMessage, Pending>();
   readonly #maxBuffered: number;
+  readonly #alive = new Map<WebSocket, Alive>();
+  readonly #pingInterval: number;
+  readonly #pingTimeout: number;
+  readonly #idleTimeout: number;
+  readonly #period: number;
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(options: WebSocketOptions = {}) {
     this.#maxBuffered = options.maxBufferedAmount ?? 16 * 1024 * 1024;
+    this.#pingInterval = options.pingInterval ?? 20_000;
+    this.#pingTimeout = options.pingTimeout ?? 20_000;
+    this.#idleTimeout = options.idleTimeout ?? 0;
+    const shortest = Math.min(...[this.#pingInterval, this.#pingTimeout, this.#idleTimeout].filter((ms) => ms > 0), 4_000);
+    this.#period = Math.max(25, Math.min(1_000, Math.floor(shortest / 4)));
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -85,7 +113,22 @@ export class WebSocketEngine {
   #adopt(ws: WebSocket, environ: Environ): void {
     ws.on('error', (err) => environ.errors.write(`websocket: ${err.message}`));
     this.live.add(ws);
-    ws.once('close', () => this.live.delete(ws));
+    ws.once('close', () => {
+      this.live.delete(ws);
+      this.#alive.delete(ws);
+      if (this.#alive.size === 0 && this.#timer !== undefined) {
+        clearInterval(this.#timer);
+        this.#timer = undefined;
+      }
+    });
+    if (this.#pingInterval > 0 || this.#idleTimeout > 0) {
+      const now = Date.now();
+      const alive: Alive = { active: now, pinged: now, awaiting: false, environ };
+      this.#alive.set(ws, alive);
+      ws.on('pong', () => (alive.awaiting = false));
+      ws.on('message', () => (alive.active = Date.now()));
+      this.#timer ??= setInterval(() => this.#sweep(), this.#period).unref();
+    }
     const cap = this.#maxBuffered;
     const send = ws.send.bind(ws) as (data: unknown, options?: unknown, cb?: (err?: Error) => void) => void;
     ws.send = ((data: unknown, options?: unknown, cb?: unknown) => {
@@ -97,8 +140,36 @@ export class WebSocketEngine {
         if (typeof callback === 'function') (callback as (err: Error) => void)(err);
         return;
       }
+      const alive = this.#alive.get(ws);
+      if (alive !== undefined) alive.active = Date.now();
       send(data, options as never, cb as never);
     }) as WebSocket['send'];
+  }
+
+  /**
+   * Keep-alive (RFC 6455 §5.5.2): a ping every `pingInterval`; a peer that has not answered the
+   * last one within `pingTimeout` is gone (a dead link, or a peer that stopped reading) and its
+   * socket is cut; a socket idle (no message either way) for `idleTimeout` is closed with 1000.
+   */
+  #sweep(): void {
+    const now = Date.now();
+    for (const [ws, alive] of this.#alive) {
+      if (ws.readyState !== ws.OPEN) continue;
+      if (alive.awaiting && this.#pingTimeout > 0 && now - alive.pinged >= this.#pingTimeout) {
+        alive.environ.errors.write(new HatchwayError('ERR_HATCHWAY_WS_PING_TIMEOUT', this.#pingTimeout).message);
+        ws.terminate();
+        continue;
+      }
+      if (this.#idleTimeout > 0 && now - alive.active >= this.#idleTimeout) {
+        ws.close(1000, 'idle timeout');
+        continue;
+      }
+      if (this.#pingInterval > 0 && !alive.awaiting && now - alive.pinged >= this.#pingInterval) {
+        alive.pinged = now;
+        alive.awaiting = true;
+        ws.ping();
+      }
+    }
   }
 
   /** Closes every live socket with 1001 (going away); resolves when all are closed or after `timeout` ms. */

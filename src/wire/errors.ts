@@ -45,11 +45,15 @@ const CATALOGUE = {
   ERR_HATCHWAY_NO_AUTHORITY: { message: '%r (RFC 9113 §8.3.1)', status: 400, expose: true },
   ERR_HATCHWAY_HEADERS_TOO_LARGE: { message: 'request header fields too large', status: 431, expose: true },
   ERR_HATCHWAY_CONNECT: { message: '%r is not supported by this server', status: 501, expose: true },
+  ERR_HATCHWAY_BAD_HOST: { message: '%r (RFC 9112 §3.2)', status: 400, expose: true },
+  ERR_HATCHWAY_TRANSFER_CODING: { message: 'transfer coding %r is not implemented: only chunked is', status: 501, expose: true },
   ERR_HATCHWAY_REQUEST_TIMEOUT: { message: 'request not received in time', status: 408, expose: true },
+  ERR_HATCHWAY_RESPONSE_TIMEOUT: { message: 'the app did not produce a response in time', status: 504, expose: false },
   // ---- the server and the CLI ----
   ERR_HATCHWAY_INVALID_MODULE: { message: 'could not find an app in %s: export a default app or name one with module#export', expose: false },
   ERR_HATCHWAY_INVALID_OPTION: { message: 'invalid option %s', expose: false },
   ERR_HATCHWAY_CONFORMANCE: { message: '%r (%r): %r. Hint: %r', expose: false },
+  ERR_HATCHWAY_WS_PING_TIMEOUT: { message: 'the websocket peer did not answer a ping within %s ms: the socket was cut', expose: false },
   ERR_HATCHWAY_WS_BACKLOG: { message: 'the websocket peer reads too slowly: more than %s bytes queued', expose: false },
   // ---- escapes (SPEC §7) ----
   ERR_HATCHWAY_TOO_MANY_ESCAPES: { message: 'more than %s escape registrations on one request', expose: false },

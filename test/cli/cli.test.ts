@@ -227,3 +227,42 @@ t.test('a second SIGTERM exits at once with 1', async (t) => {
   const result = await pending;
   t.not(result.code, 0, 'the cut-off request fails for the client');
 });
+
+t.test('hatchway serve logs a stray throw or rejection with its request id and keeps serving', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hatchway-stray-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const app = join(dir, 'stray.ts');
+  await writeFile(
+    app,
+    `export default (environ, startResponse) => {
+  if (environ.pathInfo === '/throw') setTimeout(() => { throw new Error('stray throw'); }, 1);
+  if (environ.pathInfo === '/reject') setTimeout(() => void Promise.reject(new Error('stray rejection')), 1);
+  startResponse(200, [['x-request-id', environ.requestId]]);
+  return ['ok ' + environ.pathInfo];
+};
+`,
+  );
+  const cli = hatchway(t, ['serve', app, '--port', '0']);
+  const m = await cli.waitFor(URL_LINE);
+  t.ok(m, 'serving');
+  const url = m![1]!;
+  for (const path of ['/throw', '/reject']) {
+    const res = await curl(t, ['-s', '-D', '-', `${url}${path}`]);
+    const id = /x-request-id: (\S+)/i.exec(res.stdout)?.[1];
+    t.ok(id, 'the request has an id');
+    const logged = await within(
+      (async () => {
+        while (!cli.stderr().includes(`in request ${id}`)) await new Promise((r) => setTimeout(r, 20));
+        return true;
+      })(),
+      5_000,
+    );
+    t.ok(logged, `${path}: logged with its request id`);
+    t.equal((await curl(t, ['-s', `${url}/after`])).stdout, 'ok /after', `${path}: the next request is answered`);
+  }
+  t.match(cli.stderr(), /uncaught exception in request \S+, kept serving: Error: stray throw/);
+  t.match(cli.stderr(), /unhandled rejection in request \S+, kept serving: Error: stray rejection/);
+  t.equal(cli.child.exitCode, null, 'still running');
+  cli.child.kill('SIGTERM');
+  t.equal((await cli.exited).code, 0);
+});
