@@ -149,7 +149,10 @@ export class Router {
   #dispatch(environ: Environ, startResponse: StartResponse, inner: App | undefined): Body {
     const path = lookupPath(environ.pathInfo);
     const method = environ.method as Method;
-    const found = this.#fmw.find(method, path) ?? (method === 'HEAD' ? this.#fmw.find('GET', path) : null);
+    // HEAD is served by GET; an RFC 8441 websocket (an extended CONNECT) is the GET handshake
+    // of HTTP/1.1 over HTTP/2 (RFC 8441 §4), so a `get('/ws', websocket(…))` route takes both.
+    const alias = method === 'HEAD' || (method === 'CONNECT' && environ.features.websocket) ? 'GET' : undefined;
+    const found = this.#fmw.find(method, path) ?? (alias !== undefined ? this.#fmw.find(alias, path) : null);
     if (found !== null) return routed(environ, startResponse, found.store as Route, found.params);
 
     const allowed = [...this.#methods].filter((m) => this.#fmw.find(m, path) !== null);

@@ -50,5 +50,7 @@ export interface EscapeDecision {
   outcome: Outcome;
   /** True for the decision of a fallback's own response. */
   fallback: boolean;
+  /** What became of the response's push registrations, if it named any. */
+  push?: { situation: Situation; outcome: Outcome } | undefined;
 }
 

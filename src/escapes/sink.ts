@@ -134,7 +134,12 @@ export class EscapeSink implements ResponseSink {
     const r = recognize({ method: environ.method, status: this.#status, headers: this.#headers, held, ended, registry, can, clientGone: this.#inner.closed });
     for (const e of [r.entry, ...r.pushes, ...r.spent]) if (e !== undefined) e.used = true;
     const outcome = degrade(r.kind, protocol, r.situation);
-    this.#ctx.onDecision?.({ kind: r.kind, situation: r.situation, outcome, fallback: this.#carried !== undefined });
+    if (this.#ctx.onDecision !== undefined) {
+      const push = r.pushes.length > 0 ? { situation: r.pushSituation, outcome: degrade('push', protocol, r.pushSituation) } : undefined;
+      // A response that claims only pushes is told as the push row's decision.
+      const told = r.kind === 'none' && push !== undefined ? { kind: 'push' as const, ...push } : { kind: r.kind, situation: r.situation, outcome };
+      this.#ctx.onDecision({ ...told, fallback: this.#carried !== undefined, push });
+    }
     this.#execute(outcome, r, ended, trailers);
   }
 

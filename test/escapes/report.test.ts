@@ -95,3 +95,19 @@ t.test('a listener that throws fails nothing; a foreign host has no report exten
   await memory(probe(routes), { escapes: false });
   t.equal(asked, false, 'onResponse says so; the caller falls back to what it saw');
 });
+
+t.test('a response that claims only pushes reports the push row: preload over HTTP/1.1, push where allowed', async (t) => {
+  const { associate } = await import('../../src/index.ts');
+  const page: App = (environ, startResponse) => {
+    startResponse(200, [['content-type', 'text/html'], ...associate(environ, [{ path: '/app.css', as: 'style' }])]);
+    return ['<p>'];
+  };
+  const reports: (ResponseReport & { seen: string })[] = [];
+  const { url } = await start(t, recorder(reports)(page));
+  await request(`${url}/`);
+  await released();
+  t.match(reports[0], { status: 200, escape: { kind: 'push', situation: 'ineligible', outcome: 'preload' } });
+  const pushed = await memory(recorder(reports)(page), { protocol: 'HTTP/2', features: { push: true } });
+  t.match(pushed.escape, { kind: 'push', situation: 'honoured', outcome: 'push' });
+  t.match(reports[1], { escape: { kind: 'push', outcome: 'push' } });
+});

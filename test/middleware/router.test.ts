@@ -151,3 +151,18 @@ t.test('passes the hatchway checklist (checkMiddleware), escape-safe', async (t)
   const { conformance } = await import('../../middleware/router.ts');
   for (const entry of conformance) await assertConformance(t, entry.make(), { grade: 'escape-safe', name: entry.name });
 });
+
+t.test('an RFC 8441 websocket (extended CONNECT over h2c) takes the GET route, as the HTTP/1.1 handshake does', async (t) => {
+  const { h2WebSocket } = await import('../fixtures/h2-ws.ts');
+  const { websocket } = await import('../../src/index.ts');
+  const app = router()
+    .get('/ws', websocket({ onSocket: (ws) => ws.on('message', (m) => ws.send(`echo ${m}`)) }))
+    .post('/ws', (_environ, startResponse) => {
+      startResponse(200, [['content-type', 'text/plain']]);
+      return ['posted\n'];
+    }).app;
+  const { port } = await start(t, app);
+  const ws = await h2WebSocket(t, port, '/ws');
+  t.equal(ws.status, 200, 'not a 405');
+  t.same(ws.messages, ['echo hello']);
+});
