@@ -16,6 +16,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HatchwayError, run } from '../src/index.ts';
+import { acceptUndecodedPaths, takesUndecodedPaths } from '../src/host.ts';
 import type { App, Middleware } from '../src/index.ts';
 import { downstreamBody } from './shared/downstream.ts';
 import { NodeExchange } from './shared/exchange.ts';
@@ -79,7 +80,9 @@ export function fromConnect(middleware: ConnectMiddleware | ConnectErrorMiddlewa
   if (typeof middleware !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromConnect(middleware): a function (req, res, next)');
   const errorHandler = middleware.length === 4;
   return function connectMiddleware(inner: App): App {
-    return function connectApp(environ, startResponse) {
+    // Connect middleware sees raw URLs, as on node:http: an undecoded path passes when the inner app takes it.
+    const mark = takesUndecodedPaths(inner) ? acceptUndecodedPaths : <A>(app: A) => app;
+    return mark(function connectApp(environ, startResponse) {
       const exchange = new NodeExchange(environ, startResponse, { track: true });
       const { req, res } = exchange;
       const fail = (err: unknown) => exchange.fail(err);
@@ -116,7 +119,7 @@ export function fromConnect(middleware: ConnectMiddleware | ConnectErrorMiddlewa
         });
         return handle(req, res, next);
       });
-    };
+    });
   };
 }
 

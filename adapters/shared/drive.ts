@@ -5,7 +5,7 @@
  * `next()`, a Koa `next()`, a fetch handler) need the response as values before they can
  * translate it; until the commit an error is still an ordinary exception the host can handle.
  */
-import { HatchwayError, ResponseState, chunkLength, isBody } from '../../src/index.ts';
+import { FLUSH, HatchwayError, ResponseState, chunkLength, isBody } from '../../src/index.ts';
 import type { App, Body, Chunk, Environ, Header, HeaderList, StartResponse, Status } from '../../src/index.ts';
 
 /** An app's response at its commit point. */
@@ -112,11 +112,12 @@ export async function driveBody(body: unknown, recorder: ResponseState, environ:
           exhausted = true;
           return undefined;
         }
-        if (chunkLength(result.value) > 0) return result.value;
+        if (chunkLength(result.value) > 0 || result.value === FLUSH) return result.value;
       }
     };
     const first = await pull();
     if (first === undefined) return commit([], true, pull);
+    if (first === FLUSH) return commit([first], false, pull); // an explicit commit (SPEC §3.4)
     if (isAsync && filledImplicitLength([first])) {
       // A lone end(data): its body is all here; one more pull lets the listener's 'finish' happen.
       const second = await pull();

@@ -29,8 +29,10 @@
  * The hooks are plain data properties holding shared functions (defining accessors per
  * instance cost microseconds per request).
  */
-import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http';
-import { HatchwayError, isServerManaged } from '../../src/index.ts';
+import { STATUS_CODES, ServerResponse, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { createGunzip, createInflate } from 'node:zlib';
+import type { Transform } from 'node:stream';
+import { FLUSH, HatchwayError, TRAILERS_KEY, isServerManaged, sendWithTrailers } from '../../src/index.ts';
 import type { Body, Chunk, Environ, Header, HeaderList, StartResponse } from '../../src/index.ts';
 import { IMPLICIT_LENGTH, type MarkedBody } from './drive.ts';
 import { environAfter, requestFor, snapshotRequest, type IncomingInternals, type Snapshot } from './request.ts';
@@ -55,6 +57,19 @@ interface OutgoingInternals {
 type Callback = (err?: Error | null) => void;
 
 const storeHeader = (ServerResponse.prototype as unknown as OutgoingInternals)._storeHeader;
+const { addTrailers, flushHeaders } = ServerResponse.prototype;
+
+/** The transfer codings a listener may apply that the gateway can undo (RFC 9112 §7): framing is the server's. */
+const DECODERS: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate };
+
+function tokens(value: string): string[] {
+  const out: string[] = [];
+  for (const t of value.split(',')) {
+    const token = t.trim().toLowerCase();
+    if (token !== '') out.push(token);
+  }
+  return out;
+}
 
 /** Where a hooked response keeps its exchange. */
 const kExchange = Symbol('hatchway.exchange');
@@ -67,6 +82,8 @@ interface Hooked {
 let storeHeaderHook: OutgoingInternals['_storeHeader'];
 let sendHook: OutgoingInternals['_send'];
 let finishHook: () => void;
+let addTrailersHook: (this: ServerResponse, headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>) => void;
+let flushHeadersHook: (this: ServerResponse) => void;
 
 /** Interim (1xx) responses are the server's: dropped, their callback still called. */
 function writeRawHook(_data: unknown, encoding: unknown, callback?: unknown): boolean {
@@ -108,6 +125,12 @@ export class NodeExchange {
   #started = false;
   #implicitLength: Header | undefined = undefined;
   #socketError: unknown = undefined;
+  /** Undoes the transfer codings the listener applied (`Transfer-Encoding: gzip`). */
+  #decoder: { input: Transform; output: Transform } | undefined = undefined;
+  /** The token response of a trailers escape the listener's `Trailer` field asked for; the app's body yields it. */
+  #token: Chunk[] | undefined = undefined;
+  /** What `res.addTrailers()` was given. */
+  readonly #trailers: HeaderList = [];
   readonly #onAbort: () => void;
 
   constructor(environ: Environ, startResponse: StartResponse, options: ExchangeOptions = {}) {
@@ -149,6 +172,8 @@ export class NodeExchange {
     hooked._send = sendHook;
     hooked._writeRaw = writeRawHook;
     hooked._finish = finishHook;
+    res.addTrailers = addTrailersHook;
+    res.flushHeaders = flushHeadersHook;
     return res;
   }
 
@@ -160,6 +185,12 @@ export class NodeExchange {
       this.useChunkedEncodingByDefault = false;
       try {
         storeHeader.call(this, firstLine, headers);
+      } catch (err) {
+        // A `Trailer` field needs chunked coding in Node's eyes: let it choose as for the wire (a
+        // Content-Length beside it still throws, as on node:http); the framing is the server's anyway.
+        if ((err as { code?: unknown } | null)?.code !== 'ERR_HTTP_TRAILER_INVALID') throw err;
+        this.useChunkedEncodingByDefault = true;
+        storeHeader.call(this, firstLine, headers);
       } finally {
         this.useChunkedEncodingByDefault = true;
       }
@@ -167,9 +198,29 @@ export class NodeExchange {
       try {
         of(this).#commitHead(this);
       } catch (err) {
-        this._header = null; // nothing was recorded: the listener may try again (an error page)
+        // Nothing was recorded: the listener may try again (an error page). writeHead() has already
+        // taken the refused status; its "no body" (1xx) and default reason must not stick to the retry.
+        this._header = null;
+        this._hasBody = this.req.method !== 'HEAD';
+        if (this.statusMessage === (STATUS_CODES[this.statusCode] ?? 'unknown')) this.statusMessage = undefined as unknown as string;
         throw err;
       }
+    };
+    addTrailersHook = function addTrailersHook(this: ServerResponse, headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>): void {
+      addTrailers.call(this, headers); // Node's validation
+      const list = of(this).#trailers;
+      if (Array.isArray(headers)) {
+        for (const [name, value] of headers as ReadonlyArray<[string, string]>) list.push([name, String(value)]);
+        return;
+      }
+      for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders)) {
+        if (Array.isArray(value)) for (const v of value) list.push([name, String(v)]);
+        else if (value !== undefined) list.push([name, String(value)]);
+      }
+    };
+    flushHeadersHook = function flushHeadersHook(this: ServerResponse): void {
+      flushHeaders.call(this);
+      of(this).#enqueueFlush();
     };
     sendHook = function _send(this: ServerResponse & OutgoingInternals, data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback?: Callback | null): boolean {
       this._headerSent = true;
@@ -177,15 +228,29 @@ export class NodeExchange {
     };
     finishHook = function _finish(this: ServerResponse): void {
       const exchange = of(this);
-      exchange.#finished = true;
-      exchange.#wakeUp();
+      const decoder = exchange.#decoder;
+      if (decoder === undefined) {
+        exchange.#finished = true;
+        exchange.#wakeUp();
+      } else {
+        decoder.output.once('end', () => {
+          exchange.#finished = true;
+          exchange.#wakeUp();
+        });
+        decoder.input.end();
+      }
       this.emit('prefinish');
     };
   }
 
   /** The hatchway body: starts the handler on the first pull, then yields what it writes. */
   body(start: () => unknown): Body {
-    return new ExchangeBody(this, start);
+    return new ExchangeBody(this, start, true);
+  }
+
+  /** True when the app's body is a trailers token response: the exchange is closed through the escape's body. */
+  get escaped(): boolean {
+    return this.#token !== undefined;
   }
 
   /** The Content-Length field Node would have invented, if the head has one (see drive.ts). */
@@ -193,9 +258,9 @@ export class NodeExchange {
     return this.#implicitLength;
   }
 
-  /** The body's `next()`. */
-  pull(start: () => unknown): Promise<IteratorResult<Chunk>> {
-    return this.#next(start);
+  /** The body's `next()`; `outer` for the app's own body (which yields a token response instead, if there is one). */
+  pull(start: () => unknown, outer: boolean): Promise<IteratorResult<Chunk>> {
+    return this.#next(start, outer);
   }
 
   /** Makes the body fail with `error` (an error response before the commit, an abort after). */
@@ -244,7 +309,7 @@ export class NodeExchange {
     return environAfter(this.req, this.environ, this.#snapshot!, extra);
   }
 
-  async #next(start: () => unknown): Promise<IteratorResult<Chunk>> {
+  async #next(start: () => unknown, outer: boolean): Promise<IteratorResult<Chunk>> {
     if (!this.#started) {
       this.#started = true;
       const result = start();
@@ -255,6 +320,11 @@ export class NodeExchange {
     this.#flushInflight();
     for (;;) {
       if (this.#failure !== undefined) throw this.#failure.error;
+      if (outer && this.#token !== undefined) {
+        // The listener announced trailers and the client takes them: the body is the escape's now.
+        const chunk = this.#token.shift();
+        return chunk === undefined ? { value: undefined, done: true } : { value: chunk, done: false };
+      }
       const entry = this.#queue.shift();
       if (entry !== undefined) {
         this.#queued -= entry.length;
@@ -291,10 +361,27 @@ export class NodeExchange {
     if (this.#queued === 0 && this.res.writableNeedDrain) (this.res as unknown as { _flush(): void })._flush();
   }
 
+  /** `flushHeaders()`: the head is settled, and the body says so with the one chunk that commits (SPEC §3.4). */
+  #enqueueFlush(): void {
+    if (this.#closed || this.#failure !== undefined) return;
+    this.#queue.push({ chunk: FLUSH, length: 0, callback: undefined });
+    this.#wakeUp();
+  }
+
   #enqueue(data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback: Callback | null | undefined): boolean {
     if (this.#closed || this.#failure !== undefined) {
       if (typeof callback === 'function') process.nextTick(callback, new HatchwayError('ERR_HATCHWAY_ADAPTER_DESTROYED'));
       return false;
+    }
+    const decoder = this.#decoder;
+    if (decoder !== undefined) {
+      const bytes = typeof data === 'string' ? Buffer.from(data, encoding ?? 'utf8') : data;
+      if (bytes.byteLength === 0) {
+        if (typeof callback === 'function') process.nextTick(callback);
+        return true;
+      }
+      decoder.input.write(bytes, (err) => callback?.(err ?? null));
+      return this.#queued < this.res.writableHighWaterMark;
     }
     let chunk: Chunk | undefined;
     let length: number;
@@ -322,29 +409,85 @@ export class NodeExchange {
   /** Reads the header block Node built back into a HeaderList and records it. */
   #commitHead(res: ServerResponse & OutgoingInternals): void {
     const block = res._header ?? '';
-    const headers: HeaderList = [];
+    const status = res.statusCode;
+    const fields: HeaderList = [];
     let framed = false; // the listener set Content-Length, Transfer-Encoding or Trailer itself
+    let codings: string[] = []; // transfer codings other than chunked, in the order applied
+    let trailerNames: string[] | undefined;
+    let nominated: string[] | undefined; // fields the Connection field names are connection-specific too (RFC 9110 §7.6.1)
     let start = block.indexOf('\r\n') + 2;
     for (;;) {
       const end = block.indexOf('\r\n', start);
       if (end === -1 || end === start) break;
       const colon = block.indexOf(':', start);
       const name = block.slice(start, colon);
-      const lower = name.toLowerCase();
-      if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'trailer') framed = true;
       // Node writes `name: value`; values never contain CR or LF (it validated them).
-      if (!isServerManaged(lower, res.statusCode)) headers.push([name, block.slice(colon + 2, end)]);
+      const value = block.slice(colon + 2, end);
+      const lower = name.toLowerCase();
+      if (lower === 'content-length') framed = true;
+      else if (lower === 'transfer-encoding') {
+        framed = true;
+        codings = codings.concat(tokens(value).filter((c) => c !== 'chunked'));
+      } else if (lower === 'trailer') {
+        framed = true;
+        trailerNames = (trailerNames ?? []).concat(tokens(value));
+      } else if (lower === 'connection') nominated = (nominated ?? []).concat(tokens(value));
+      if (!isServerManaged(lower, status)) fields.push([name, value]);
       start = end + 2;
     }
+    let headers = fields;
+    if (nominated !== undefined || codings.length > 0) {
+      // A listener that applied a coding declared the length of the coded bytes, if any: not the content's.
+      headers = fields.filter(([name]) => {
+        const lower = name.toLowerCase();
+        return !nominated?.includes(lower) && !(codings.length > 0 && lower === 'content-length');
+      });
+    }
+    if (codings.length > 0 && res._hasBody) this.#decoder = this.#decoderFor(codings);
     if (!framed && res._hasBody && !res._removedContLen && typeof res._contentLength === 'number') {
       const pair: Header = ['Content-Length', String(res._contentLength)];
       this.#implicitLength = pair;
       headers.push(pair);
     }
     const reason = res.statusMessage;
-    const status = res.statusCode;
     // A number where the reason is Node's default: the same on the wire, and no parsing.
-    this.#startResponse(reason && reason !== STATUS_CODES[status] ? `${status} ${reason}` : status, headers);
+    const statusArg = reason && reason !== STATUS_CODES[status] ? `${status} ${reason}` : status;
+    if (trailerNames !== undefined && res._hasBody && typeof this.environ[TRAILERS_KEY] === 'function') {
+      // res.addTrailers() rides the trailers escape (SPEC §7.6): the app answers with the token
+      // response, and the escape pulls the listener's body, then asks for what addTrailers() got.
+      const token = sendWithTrailers(this.environ, this.#startResponse, {
+        status: statusArg,
+        headers,
+        names: trailerNames,
+        body: () => new ExchangeBody(this, () => undefined, false),
+        trailers: () => this.#trailers,
+      });
+      this.#token = [...(token as Chunk[])];
+      this.#wakeUp();
+      return;
+    }
+    this.#startResponse(statusArg, headers);
+  }
+
+  /** Streams that undo `codings` (applied in that order): the listener's bytes go in, the content comes out into the queue. */
+  #decoderFor(codings: string[]): { input: Transform; output: Transform } {
+    const stages = codings
+      .slice()
+      .reverse()
+      .map((coding) => {
+        const make = DECODERS[coding];
+        if (make === undefined) throw new HatchwayError('ERR_HATCHWAY_ADAPTER_TRANSFER_CODING', coding);
+        return make();
+      });
+    for (let i = 0; i + 1 < stages.length; i++) stages[i]!.pipe(stages[i + 1]!);
+    const output = stages[stages.length - 1]!;
+    output.on('data', (chunk: Buffer) => {
+      this.#queue.push({ chunk, length: chunk.byteLength, callback: undefined });
+      this.#queued += chunk.byteLength;
+      this.#wakeUp();
+    });
+    for (const stage of stages) stage.on('error', (err: Error) => this.#fail(err));
+    return { input: stages[0]!, output };
   }
 
   #wakeUp(): void {
@@ -380,25 +523,32 @@ export class NodeExchange {
   }
 }
 
-/** The body of an exchange: its own iterator, closed through the exchange. */
+/**
+ * The body of an exchange: its own iterator, closed through the exchange. The app's body
+ * (`outer`) yields a trailers token response instead when there is one; the escape's body is
+ * then the one that yields the listener's chunks and closes the exchange.
+ */
 class ExchangeBody implements AsyncIterableIterator<Chunk>, MarkedBody {
   readonly #exchange: NodeExchange;
   readonly #start: () => unknown;
-  constructor(exchange: NodeExchange, start: () => unknown) {
+  readonly #outer: boolean;
+  constructor(exchange: NodeExchange, start: () => unknown, outer: boolean) {
     this.#exchange = exchange;
     this.#start = start;
+    this.#outer = outer;
   }
   [Symbol.asyncIterator](): this {
     return this;
   }
   next(): Promise<IteratorResult<Chunk>> {
-    return this.#exchange.pull(this.#start);
+    return this.#exchange.pull(this.#start, this.#outer);
   }
   async return(): Promise<IteratorResult<Chunk>> {
-    this.#exchange.close();
+    this.close();
     return { done: true, value: undefined };
   }
   close(): void {
+    if (this.#outer && this.#exchange.escaped) return;
     this.#exchange.close();
   }
   get [IMPLICIT_LENGTH](): Header | undefined {

@@ -5,7 +5,7 @@
  * backpressure. A chunk nobody patched reaches the hatchway body as the same object.
  */
 import type { ServerResponse } from 'node:http';
-import { bodyForbidden } from '../../src/index.ts';
+import { FLUSH, bodyForbidden } from '../../src/index.ts';
 import type { App, Chunk, Environ } from '../../src/index.ts';
 import { drive, totalLength, type Committed } from './drive.ts';
 import { mergeHeaders } from './headers.ts';
@@ -34,9 +34,9 @@ export async function writeCommitted(committed: Committed, res: ServerResponse, 
       if (!res.hasHeader('content-length')) res.setHeader('Content-Length', totalLength(chunks));
     }
     if (!bodyless) {
-      for (const chunk of chunks) if (!res.write(chunk)) await drainOrClose(res);
-      for (let chunk: Chunk | undefined = await next(committed, res); chunk !== undefined; chunk = await next(committed, res)) {
-        if (!res.write(chunk)) await drainOrClose(res);
+      for (let i = 0, chunk: Chunk | undefined = chunks[0]; chunk !== undefined; chunk = i + 1 < chunks.length ? chunks[++i] : await next(committed, res)) {
+        if (chunk === FLUSH) res.flushHeaders(); // the inner app committed early: so does this layer
+        else if (!res.write(chunk)) await drainOrClose(res);
       }
     }
     if (!res.destroyed) res.end();
