@@ -71,6 +71,9 @@ function tokens(value: string): string[] {
   return out;
 }
 
+/** Node's need-drain flag of an OutgoingMessage (found on the first response that needs it; `null`: not there). */
+let kNeedDrain: symbol | null | undefined;
+
 /** Where a hooked response keeps its exchange. */
 const kExchange = Symbol('hatchway.exchange');
 interface Hooked {
@@ -357,8 +360,18 @@ export class NodeExchange {
   }
 
   #maybeDrain(): void {
-    // Node's own _flush() clears its need-drain flag and emits 'drain' once nothing is pending.
-    if (this.#queued === 0 && this.res.writableNeedDrain) (this.res as unknown as { _flush(): void })._flush();
+    // As node:http's socket 'drain' handler does: clear the flag `writableNeedDrain` reads, emit
+    // 'drain'. (OutgoingMessage#_flush() does it too on Node 24, but not on Node 22 when nothing
+    // is buffered in the message itself, which is always the case here.)
+    const res = this.res;
+    if (this.#queued !== 0 || !res.writableNeedDrain || res.writableEnded) return;
+    kNeedDrain ??= Object.getOwnPropertySymbols(res).find((s) => s.description === 'kNeedDrain') ?? null;
+    if (kNeedDrain === null) {
+      (res as unknown as { _flush(): void })._flush();
+      return;
+    }
+    (res as unknown as Record<symbol, boolean>)[kNeedDrain] = false;
+    res.emit('drain');
   }
 
   /** `flushHeaders()`: the head is settled, and the body says so with the one chunk that commits (SPEC §3.4). */
