@@ -18,12 +18,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HatchwayError, run } from '../src/index.ts';
 import { acceptUndecodedPaths, takesUndecodedPaths } from '../src/host.ts';
 import type { App, Middleware } from '../src/index.ts';
-import { downstreamBody } from './shared/downstream.ts';
-import { NodeExchange } from './shared/exchange.ts';
-import { CONNECT_REQ } from './shared/request.ts';
-import { guard } from './shared/guard.ts';
-import { HostSink, environFromHost, mountOf, type HostOptions } from './shared/host.ts';
-import { pumpApp } from './shared/pump.ts';
+import { downstreamBody } from './node-objects/downstream.ts';
+import { NodeExchange } from './node-objects/exchange.ts';
+import { CONNECT_REQ } from './node-objects/request.ts';
+import { HostSink, environFromHost, mountOf, type HostOptions } from './node-objects/host.ts';
+import { guard, pumpApp } from './node-objects/drive.ts';
 
 export { CONNECT_REQ };
 

@@ -20,13 +20,13 @@ import Koa from 'koa';
 import { FLUSH, HatchwayError, bodyForbidden } from '../src/index.ts';
 import { acceptUndecodedPaths, takesUndecodedPaths } from '../src/host.ts';
 import type { App, Body, Chunk, Environ, Middleware, StartResponse } from '../src/index.ts';
-import { drive, driveBody, totalLength, type Committed } from './shared/drive.ts';
+import { drive, driveBody, totalLength, type Committed } from './node-objects/drive.ts';
 import { ResponseState } from '../src/index.ts';
-import { NodeExchange } from './shared/exchange.ts';
-import { adoptRequest, environAfter, snapshotRequest, type Snapshot } from './shared/request.ts';
-import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from './shared/headers.ts';
-import { environFromHost, mountOf, type HostOptions } from './shared/host.ts';
-import { relativeUrl } from './shared/url.ts';
+import { NodeExchange } from './node-objects/exchange.ts';
+import { adoptRequest, environAfter, snapshotRequest, type Snapshot } from './node-objects/request.ts';
+import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from './node-objects/headers.ts';
+import { environFromHost, mountOf, type HostOptions } from './node-objects/host.ts';
+import { relativeUrl } from './node-objects/url.ts';
 
 /** The environ key holding the Koa `ctx` (for {@link fromKoa}'s inner app and {@link toKoa}'s app). */
 export const KOA_CTX = 'koa.ctx';

@@ -21,8 +21,8 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { run } from '../src/index.ts';
 import { acceptUndecodedPaths } from '../src/host.ts';
 import type { App } from '../src/index.ts';
-import { NodeExchange } from './shared/exchange.ts';
-import { HostSink, environFromHost, refuse, type HostOptions, type HostRequest, type HostResponse } from './shared/host.ts';
+import { NodeExchange } from './node-objects/exchange.ts';
+import { HostSink, environFromHost, refuse, type HostOptions, type HostRequest, type HostResponse } from './node-objects/host.ts';
 
 /** A Node request listener: what `http.createServer()` takes, and what an Express app is. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;

@@ -37,6 +37,7 @@ import type { Body, Chunk, Environ, Header, HeaderList, StartResponse } from '..
 import { IMPLICIT_LENGTH, type MarkedBody } from './drive.ts';
 import { environAfter, requestFor, snapshotRequest, type IncomingInternals, type Snapshot } from './request.ts';
 import { GatewaySocket } from './socket.ts';
+import { ChunkQueue, type Callback } from './queue.ts';
 
 /** The parts of `ServerResponse` that are not in its public typings. */
 interface OutgoingInternals {
@@ -54,7 +55,6 @@ interface OutgoingInternals {
   _writeRaw(data: unknown, encoding: unknown, callback?: unknown): boolean;
 }
 
-type Callback = (err?: Error | null) => void;
 
 const storeHeader = (ServerResponse.prototype as unknown as OutgoingInternals)._storeHeader;
 const { addTrailers, flushHeaders } = ServerResponse.prototype;
@@ -95,12 +95,6 @@ function writeRawHook(_data: unknown, encoding: unknown, callback?: unknown): bo
   return true;
 }
 
-interface Entry {
-  chunk: Chunk | undefined;
-  length: number;
-  callback: Callback | null | undefined;
-}
-
 /** Options of {@link NodeExchange}. */
 export interface ExchangeOptions {
   /** Snapshot the request as built, so {@link NodeExchange.innerEnviron} can tell what middleware changed. */
@@ -117,10 +111,7 @@ export class NodeExchange {
   readonly #snapshot: Snapshot | undefined;
   /** True when this exchange built the request object (and so finishes it). */
   readonly #owner: boolean;
-  #queue: Entry[] = [];
-  #queued = 0;
-  #inflight: Entry | undefined = undefined;
-  #wake: (() => void) | null = null;
+  readonly #queue = new ChunkQueue(() => this.#maybeDrain());
   #failure: { error: unknown } | undefined = undefined;
   #finished = false;
   #done = false;
@@ -168,7 +159,7 @@ export class NodeExchange {
     (res as unknown as Hooked)[kExchange] = this;
     // As assignSocket() does: with the socket bound to it, Node's end() calls _finish() below.
     (socket as unknown as { _httpMessage: unknown })._httpMessage = res;
-    socket.pending = () => this.#queued + (this.#inflight?.length ?? 0);
+    socket.pending = () => this.#queue.pending;
     // Plain data properties holding shared functions: cheap to add, one shape for every response.
     const hooked = res as unknown as OutgoingInternals & { _finish(): void };
     hooked._storeHeader = storeHeaderHook;
@@ -320,7 +311,7 @@ export class NodeExchange {
         (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.fail(err));
       }
     }
-    this.#flushInflight();
+    this.#queue.settle();
     for (;;) {
       if (this.#failure !== undefined) throw this.#failure.error;
       if (outer && this.#token !== undefined) {
@@ -328,35 +319,15 @@ export class NodeExchange {
         const chunk = this.#token.shift();
         return chunk === undefined ? { value: undefined, done: true } : { value: chunk, done: false };
       }
-      const entry = this.#queue.shift();
-      if (entry !== undefined) {
-        this.#queued -= entry.length;
-        if (entry.chunk === undefined) {
-          entry.callback?.(null);
-          continue;
-        }
-        this.#inflight = entry;
-        this.#maybeDrain();
-        return { value: entry.chunk, done: false };
-      }
-      this.#maybeDrain();
+      const chunk = this.#queue.shift();
+      if (chunk !== undefined) return { value: chunk, done: false };
       if (this.#finished) {
         this.#done = true;
         return { value: undefined, done: true };
       }
       if (this.#closed) return { value: undefined, done: true };
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
+      await this.#queue.wait();
     }
-  }
-
-  /** The chunk handed out last has been taken by the runner: its write() callback is due. */
-  #flushInflight(): void {
-    const entry = this.#inflight;
-    if (entry === undefined) return;
-    this.#inflight = undefined;
-    entry.callback?.(null);
   }
 
   #maybeDrain(): void {
@@ -364,7 +335,7 @@ export class NodeExchange {
     // 'drain'. (OutgoingMessage#_flush() does it too on Node 24, but not on Node 22 when nothing
     // is buffered in the message itself, which is always the case here.)
     const res = this.res;
-    if (this.#queued !== 0 || !res.writableNeedDrain || res.writableEnded) return;
+    if (this.#queue.queued !== 0 || !res.writableNeedDrain || res.writableEnded) return;
     kNeedDrain ??= Object.getOwnPropertySymbols(res).find((s) => s.description === 'kNeedDrain') ?? null;
     if (kNeedDrain === null) {
       (res as unknown as { _flush(): void })._flush();
@@ -377,8 +348,7 @@ export class NodeExchange {
   /** `flushHeaders()`: the head is settled, and the body says so with the one chunk that commits (SPEC §3.4). */
   #enqueueFlush(): void {
     if (this.#closed || this.#failure !== undefined) return;
-    this.#queue.push({ chunk: FLUSH, length: 0, callback: undefined });
-    this.#wakeUp();
+    this.#queue.push(FLUSH, 0);
   }
 
   #enqueue(data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback: Callback | null | undefined): boolean {
@@ -394,7 +364,7 @@ export class NodeExchange {
         return true;
       }
       decoder.input.write(bytes, (err) => callback?.(err ?? null));
-      return this.#queued < this.res.writableHighWaterMark;
+      return this.#queue.queued < this.res.writableHighWaterMark;
     }
     let chunk: Chunk | undefined;
     let length: number;
@@ -413,10 +383,8 @@ export class NodeExchange {
       length = data.byteLength;
       chunk = length === 0 ? undefined : data;
     }
-    this.#queue.push({ chunk, length, callback });
-    this.#queued += length;
-    this.#wakeUp();
-    return this.#queued < this.res.writableHighWaterMark;
+    this.#queue.push(chunk, length, callback);
+    return this.#queue.queued < this.res.writableHighWaterMark;
   }
 
   /** Reads the header block Node built back into a HeaderList and records it. */
@@ -495,18 +463,14 @@ export class NodeExchange {
     for (let i = 0; i + 1 < stages.length; i++) stages[i]!.pipe(stages[i + 1]!);
     const output = stages[stages.length - 1]!;
     output.on('data', (chunk: Buffer) => {
-      this.#queue.push({ chunk, length: chunk.byteLength, callback: undefined });
-      this.#queued += chunk.byteLength;
-      this.#wakeUp();
+      this.#queue.push(chunk, chunk.byteLength);
     });
     for (const stage of stages) stage.on('error', (err: Error) => this.#fail(err));
     return { input: stages[0]!, output };
   }
 
   #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
+    this.#queue.wakeUp();
   }
 
   #onSocketClose(): void {

@@ -14,10 +14,10 @@ import { fileBody, type App, type Environ } from '../../src/index.ts';
 import { toConnect } from '../../adapters/connect.ts';
 import { toFetch } from '../../adapters/fetch.ts';
 import { toNodeListener } from '../../adapters/node.ts';
-import { headersAfter } from '../../adapters/shared/request.ts';
-import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from '../../adapters/shared/headers.ts';
-import { mountOf } from '../../adapters/shared/host.ts';
-import { encodePath, environForUrl, rawPaths, relativeUrl } from '../../adapters/shared/url.ts';
+import { headersAfter } from '../../adapters/node-objects/request.ts';
+import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from '../../adapters/node-objects/headers.ts';
+import { mountOf } from '../../adapters/node-objects/host.ts';
+import { encodePath, environForUrl, rawPaths, relativeUrl } from '../../adapters/node-objects/url.ts';
 import { decodePath } from '../../src/protocol/target.ts';
 import { listenNative, send } from './side-by-side.ts';
 
