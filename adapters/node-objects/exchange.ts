@@ -30,14 +30,14 @@
  * instance cost microseconds per request).
  */
 import { STATUS_CODES, ServerResponse, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
-import { FLUSH, HatchwayError, TRAILERS_KEY, isServerManaged, sendWithTrailers } from '../../src/index.ts';
+import { FLUSH, HatchwayError, TRAILERS_KEY, sendWithTrailers } from '../../src/index.ts';
 import type { Body, Chunk, Environ, Header, HeaderList, StartResponse } from '../../src/index.ts';
 import { IMPLICIT_LENGTH, type MarkedBody } from './drive.ts';
 import { environAfter, requestFor, snapshotRequest, type IncomingInternals, type Snapshot } from './request.ts';
 import { GatewaySocket } from './socket.ts';
 import { ChunkQueue, type Callback } from './queue.ts';
+import { decoderFor, readHead } from './head.ts';
 
 /** The parts of `ServerResponse` that are not in its public typings. */
 interface OutgoingInternals {
@@ -58,18 +58,6 @@ interface OutgoingInternals {
 
 const storeHeader = (ServerResponse.prototype as unknown as OutgoingInternals)._storeHeader;
 const { addTrailers, flushHeaders } = ServerResponse.prototype;
-
-/** The transfer codings a listener may apply that the gateway can undo (RFC 9112 §7): framing is the server's. */
-const DECODERS: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate };
-
-function tokens(value: string): string[] {
-  const out: string[] = [];
-  for (const t of value.split(',')) {
-    const token = t.trim().toLowerCase();
-    if (token !== '') out.push(token);
-  }
-  return out;
-}
 
 /** Node's need-drain flag of an OutgoingMessage (found on the first response that needs it; `null`: not there). */
 let kNeedDrain: symbol | null | undefined;
@@ -391,39 +379,7 @@ export class NodeExchange {
   #commitHead(res: ServerResponse & OutgoingInternals): void {
     const block = res._header ?? '';
     const status = res.statusCode;
-    const fields: HeaderList = [];
-    let framed = false; // the listener set Content-Length, Transfer-Encoding or Trailer itself
-    let codings: string[] = []; // transfer codings other than chunked, in the order applied
-    let trailerNames: string[] | undefined;
-    let nominated: string[] | undefined; // fields the Connection field names are connection-specific too (RFC 9110 §7.6.1)
-    let start = block.indexOf('\r\n') + 2;
-    for (;;) {
-      const end = block.indexOf('\r\n', start);
-      if (end === -1 || end === start) break;
-      const colon = block.indexOf(':', start);
-      const name = block.slice(start, colon);
-      // Node writes `name: value`; values never contain CR or LF (it validated them).
-      const value = block.slice(colon + 2, end);
-      const lower = name.toLowerCase();
-      if (lower === 'content-length') framed = true;
-      else if (lower === 'transfer-encoding') {
-        framed = true;
-        codings = codings.concat(tokens(value).filter((c) => c !== 'chunked'));
-      } else if (lower === 'trailer') {
-        framed = true;
-        trailerNames = (trailerNames ?? []).concat(tokens(value));
-      } else if (lower === 'connection') nominated = (nominated ?? []).concat(tokens(value));
-      if (!isServerManaged(lower, status)) fields.push([name, value]);
-      start = end + 2;
-    }
-    let headers = fields;
-    if (nominated !== undefined || codings.length > 0) {
-      // A listener that applied a coding declared the length of the coded bytes, if any: not the content's.
-      headers = fields.filter(([name]) => {
-        const lower = name.toLowerCase();
-        return !nominated?.includes(lower) && !(codings.length > 0 && lower === 'content-length');
-      });
-    }
+    const { headers, framed, codings, trailerNames } = readHead(block, status);
     if (codings.length > 0 && res._hasBody) this.#decoder = this.#decoderFor(codings);
     if (!framed && res._hasBody && !res._removedContLen && typeof res._contentLength === 'number') {
       const pair: Header = ['Content-Length', String(res._contentLength)];
@@ -450,23 +406,12 @@ export class NodeExchange {
     this.#startResponse(statusArg, headers);
   }
 
-  /** Streams that undo `codings` (applied in that order): the listener's bytes go in, the content comes out into the queue. */
+  /** Undoes the listener's transfer codings into the queue (see head.ts). */
   #decoderFor(codings: string[]): { input: Transform; output: Transform } {
-    const stages = codings
-      .slice()
-      .reverse()
-      .map((coding) => {
-        const make = DECODERS[coding];
-        if (make === undefined) throw new HatchwayError('ERR_HATCHWAY_ADAPTER_TRANSFER_CODING', coding);
-        return make();
-      });
-    for (let i = 0; i + 1 < stages.length; i++) stages[i]!.pipe(stages[i + 1]!);
-    const output = stages[stages.length - 1]!;
-    output.on('data', (chunk: Buffer) => {
-      this.#queue.push(chunk, chunk.byteLength);
-    });
-    for (const stage of stages) stage.on('error', (err: Error) => this.#fail(err));
-    return { input: stages[0]!, output };
+    const decoder = decoderFor(codings);
+    decoder.output.on('data', (chunk: Buffer) => this.#queue.push(chunk, chunk.byteLength));
+    for (const stage of decoder.stages) stage.on('error', (err: Error) => this.#fail(err));
+    return decoder;
   }
 
   #wakeUp(): void {
