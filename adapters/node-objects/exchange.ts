@@ -18,13 +18,14 @@
  *   bookkeeping (HEAD and 204/304 drop the body, `end(data)` computes Content-Length) — and
  *   queues it for the hatchway body; its callbacks run when the runner has taken the chunk, so
  *   `'finish'`, `write()` callbacks and `writableFinished` keep their Node meaning.
- * - `res._finish` is how Node's end() tells its socket the message is complete (the socket is
- *   bound to the response as `assignSocket()` binds it): the body ends there.
+ * - `'prefinish'` is how Node's end() says the message is complete (the socket is bound to the
+ *   response as `assignSocket()` binds it, so Node's own `_finish()` runs): the body ends there.
  * - The socket's `writableLength` is the queue, so `write()` returns `false` past the
  *   high-water mark, `res.writableNeedDrain` is Node's own, and Node's `_flush()` emits
  *   `'drain'` when the runner has taken everything.
- * - `res._writeRaw` drops interim (1xx) responses: 100-continue is the server's business
- *   (it answers on the first read of the body).
+ * - `res.writeContinue`, `writeProcessing` and `writeEarlyHints` (public methods) drop interim
+ *   (1xx) responses: 100-continue is the server's business (it answers on the first read of
+ *   the body).
  *
  * The hooks are plain data properties holding shared functions (defining accessors per
  * instance cost microseconds per request).
@@ -52,7 +53,6 @@ interface OutgoingInternals {
   shouldKeepAlive: boolean;
   _storeHeader(firstLine: string, headers: unknown): void;
   _send(data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback?: Callback | null): boolean;
-  _writeRaw(data: unknown, encoding: unknown, callback?: unknown): boolean;
 }
 
 
@@ -72,15 +72,14 @@ interface Hooked {
 // Assigned in NodeExchange's static block, where they can reach its private members.
 let storeHeaderHook: OutgoingInternals['_storeHeader'];
 let sendHook: OutgoingInternals['_send'];
-let finishHook: () => void;
+let onPrefinish: (this: ServerResponse) => void;
 let addTrailersHook: (this: ServerResponse, headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>) => void;
 let flushHeadersHook: (this: ServerResponse) => void;
 
-/** Interim (1xx) responses are the server's: dropped, their callback still called. */
-function writeRawHook(_data: unknown, encoding: unknown, callback?: unknown): boolean {
-  const cb = typeof encoding === 'function' ? encoding : callback;
-  if (typeof cb === 'function') process.nextTick(cb as () => void);
-  return true;
+/** Interim (1xx) responses are the server's: dropped, their callback (the last argument) still called. */
+function interimHook(this: ServerResponse, ...args: unknown[]): void {
+  const callback = args[args.length - 1];
+  if (typeof callback === 'function') process.nextTick(callback as () => void);
 }
 
 /** Options of {@link NodeExchange}. */
@@ -145,15 +144,17 @@ export class NodeExchange {
     internals.shouldKeepAlive = true; // connection management is the server's
     (res as { socket: unknown }).socket = socket;
     (res as unknown as Hooked)[kExchange] = this;
-    // As assignSocket() does: with the socket bound to it, Node's end() calls _finish() below.
+    // As assignSocket() does: with the socket bound to it, Node's end() calls _finish(), which emits 'prefinish'.
     (socket as unknown as { _httpMessage: unknown })._httpMessage = res;
     socket.pending = () => this.#queue.pending;
     // Plain data properties holding shared functions: cheap to add, one shape for every response.
-    const hooked = res as unknown as OutgoingInternals & { _finish(): void };
+    const hooked = res as unknown as OutgoingInternals;
     hooked._storeHeader = storeHeaderHook;
     hooked._send = sendHook;
-    hooked._writeRaw = writeRawHook;
-    hooked._finish = finishHook;
+    res.writeContinue = interimHook;
+    res.writeProcessing = interimHook;
+    res.writeEarlyHints = interimHook;
+    res.once('prefinish', onPrefinish);
     res.addTrailers = addTrailersHook;
     res.flushHeaders = flushHeadersHook;
     return res;
@@ -208,7 +209,7 @@ export class NodeExchange {
       this._headerSent = true;
       return of(this).#enqueue(data, encoding, callback);
     };
-    finishHook = function _finish(this: ServerResponse): void {
+    onPrefinish = function onPrefinish(this: ServerResponse): void {
       const exchange = of(this);
       const decoder = exchange.#decoder;
       if (decoder === undefined) {
@@ -221,7 +222,6 @@ export class NodeExchange {
         });
         decoder.input.end();
       }
-      this.emit('prefinish');
     };
   }
 

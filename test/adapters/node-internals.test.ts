@@ -12,8 +12,9 @@ const res = new ServerResponse(req);
 
 t.test('ServerResponse has the methods the exchange hooks (own properties shadow them)', async (t) => {
   const proto = ServerResponse.prototype as unknown as Record<string, unknown>;
-  for (const name of ['_storeHeader', '_send', '_writeRaw', '_finish', '_implicitHeader', '_flush']) t.type(proto[name], 'function', name);
+  for (const name of ['_storeHeader', '_send', '_finish', '_implicitHeader', '_flush']) t.type(proto[name], 'function', name);
   t.equal((proto._storeHeader as (...a: unknown[]) => unknown).length, 2, '_storeHeader(firstLine, headers)');
+  t.match(String(proto._finish), /prefinish|_finish\.call/, "Node's _finish() is what emits 'prefinish' (the exchange listens for it)");
 });
 
 t.test('ServerResponse keeps the state the exchange reads and resets', async (t) => {
