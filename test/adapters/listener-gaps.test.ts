@@ -164,6 +164,46 @@ t.test('statuses node:http sends but HTTP does not allow are a clean 500 (SPEC Â
  */
 const FRONT_ENDS = 'the escape sink drops FLUSH before the front-end sees it (src/escapes/sink.ts #forward)';
 
+t.test('flushHeaders() commits: the runner hands the sink the head, then FLUSH, before any data', async (t) => {
+  const { run, FLUSH } = await import('../../src/index.ts');
+  const { PullBodyReader } = await import('../../src/host.ts');
+  class Empty extends PullBodyReader {
+    constructor() {
+      super(0);
+    }
+    protected pull(): Promise<null> {
+      return Promise.resolve(null);
+    }
+  }
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const calls: string[] = [];
+  const app = fromNodeListener((_req, res) => {
+    res.setHeader('Content-Type', 'text/event-stream');
+    res.flushHeaders();
+    void held.then(() => res.end('data: late\n\n'));
+  });
+  const environ = {
+    method: 'GET', scheme: 'http', target: '/', scriptName: '', pathInfo: '/', queryString: '', protocol: 'HTTP/1.1', authority: 'x', headers: [],
+    remoteAddress: '', remotePort: 0, localAddress: '', localPort: 0, requestId: 'flush-1', streamId: undefined, input: new Empty(),
+    errors: { write: (m: string) => calls.push(`error ${m}`) }, features: { push: false, trailers: false, websocket: false, earlyHints: false }, signal: new AbortController().signal,
+  } as const;
+  const done = run(app, { ...environ, headers: [] }, {
+    closed: false,
+    head: (status, _reason, headers) => void calls.push(`head ${status} ${headers.map((h) => h.join(': ')).join(', ')}`),
+    write: (chunk) => (calls.push(chunk === FLUSH ? 'FLUSH' : `write ${String(chunk)}`), true),
+    drained: () => Promise.resolve(),
+    end: (chunk) => void calls.push(`end${chunk === undefined ? '' : ` ${String(chunk)}`}`),
+    file: () => Promise.resolve(),
+    abort: () => void calls.push('abort'),
+  });
+  t.ok(await until(() => calls.length >= 2, 200), 'the head came while the listener held the body');
+  t.same(calls, ['head 200 Content-Type: text/event-stream', 'FLUSH']);
+  release();
+  await done;
+  t.same(calls.slice(2), ['write data: late\n\n', 'end']);
+});
+
 t.test('flushHeaders() sends the head before the first byte of the body', async (t) => {
   // The body is held until the head arrived, or 2 s passed (then the head came too late).
   let released = false;
