@@ -16,13 +16,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HatchwayError, run } from '../src/index.ts';
+import { acceptUndecodedPaths, takesUndecodedPaths } from '../src/host.ts';
 import type { App, Middleware } from '../src/index.ts';
-import { downstreamBody } from './shared/downstream.ts';
-import { NodeExchange } from './shared/exchange.ts';
-import { CONNECT_REQ } from './shared/request.ts';
-import { guard } from './shared/guard.ts';
-import { HostSink, environFromHost, mountOf, type HostOptions } from './shared/host.ts';
-import { pumpApp } from './shared/pump.ts';
+import { downstreamBody } from './node-objects/downstream.ts';
+import { NodeExchange } from './node-objects/exchange.ts';
+import { CONNECT_REQ } from './node-objects/request.ts';
+import { HostSink, environFromHost, mountOf, type HostOptions } from './node-objects/host.ts';
+import { guard, pumpApp } from './node-objects/drive.ts';
 
 export { CONNECT_REQ };
 
@@ -79,7 +79,9 @@ export function fromConnect(middleware: ConnectMiddleware | ConnectErrorMiddlewa
   if (typeof middleware !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'fromConnect(middleware): a function (req, res, next)');
   const errorHandler = middleware.length === 4;
   return function connectMiddleware(inner: App): App {
-    return function connectApp(environ, startResponse) {
+    // Connect middleware sees raw URLs, as on node:http: an undecoded path passes when the inner app takes it.
+    const mark = takesUndecodedPaths(inner) ? acceptUndecodedPaths : <A>(app: A) => app;
+    return mark(function connectApp(environ, startResponse) {
       const exchange = new NodeExchange(environ, startResponse, { track: true });
       const { req, res } = exchange;
       const fail = (err: unknown) => exchange.fail(err);
@@ -116,7 +118,7 @@ export function fromConnect(middleware: ConnectMiddleware | ConnectErrorMiddlewa
         });
         return handle(req, res, next);
       });
-    };
+    });
   };
 }
 

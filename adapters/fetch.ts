@@ -13,10 +13,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { HatchwayError, bodyForbidden, errorResponse, isServerManaged, run, toBytes } from '../src/index.ts';
-import { nextRequestId, splitTarget } from '../src/host.ts';
+import { PullBodyReader, httpError, nextRequestId, splitTarget } from '../src/host.ts';
 import type { App, Chunk, Environ, ErrorStream, FileBody, HeaderList, ResponseSink } from '../src/index.ts';
-import { relativeUrl } from './shared/url.ts';
-import { WebBodyReader } from './shared/web-body.ts';
+import { relativeUrl } from './node-objects/url.ts';
 
 /** The environ key holding the `Request` a {@link toFetch} handler received. */
 export const FETCH_REQUEST = 'fetch.request';
@@ -315,5 +314,41 @@ class FetchSink implements ResponseSink {
     if (this.#controller === undefined || this.#cancelled) return;
     this.#controller.error(error);
     this.#cancelled = true;
+  }
+}
+
+/**
+ * A {@link BodyReader} over a WHATWG `ReadableStream` (a fetch `Request`'s body): the server's
+ * contract from the public `PullBodyReader` (declared-length end, `read(max)`, `bytes(limit)`
+ * with its 413, `text()`, iteration) over one `pull()`.
+ */
+class WebBodyReader extends PullBodyReader {
+  #stream: ReadableStream<Uint8Array> | null;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+
+  constructor(stream: ReadableStream<Uint8Array> | null, length: number | undefined) {
+    super(stream === null ? 0 : length);
+    this.#stream = stream;
+  }
+
+  protected async pull(): Promise<Uint8Array | null> {
+    if (this.#stream === null) return null;
+    this.#reader ??= this.#stream.getReader();
+    let result: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
+    try {
+      result = await this.#reader.read();
+    } catch (err) {
+      throw httpError('ERR_HATCHWAY_BODY_ABORTED', `: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (!result.done) return result.value;
+    if (this.length !== undefined && this.remaining > 0) {
+      throw httpError('ERR_HATCHWAY_BODY_ABORTED', 'shorter than its Content-Length');
+    }
+    return null;
+  }
+
+  /** The body is over: let go of the stream's lock. */
+  protected override finished(): void {
+    this.#reader?.releaseLock();
   }
 }

@@ -17,15 +17,16 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import Koa from 'koa';
-import { HatchwayError, bodyForbidden } from '../src/index.ts';
+import { FLUSH, HatchwayError, bodyForbidden } from '../src/index.ts';
+import { acceptUndecodedPaths, takesUndecodedPaths } from '../src/host.ts';
 import type { App, Body, Chunk, Environ, Middleware, StartResponse } from '../src/index.ts';
-import { drive, driveBody, type Committed } from './shared/drive.ts';
+import { drive, driveBody, totalLength, type Committed } from './node-objects/drive.ts';
 import { ResponseState } from '../src/index.ts';
-import { NodeExchange } from './shared/exchange.ts';
-import { adoptRequest, environAfter, snapshotRequest, type Snapshot } from './shared/request.ts';
-import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from './shared/headers.ts';
-import { environFromHost, mountOf, type HostOptions } from './shared/host.ts';
-import { relativeUrl } from './shared/url.ts';
+import { NodeExchange } from './node-objects/exchange.ts';
+import { adoptRequest, environAfter, snapshotRequest, type Snapshot } from './node-objects/request.ts';
+import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from './node-objects/headers.ts';
+import { environFromHost, mountOf, type HostOptions } from './node-objects/host.ts';
+import { relativeUrl } from './node-objects/url.ts';
 
 /** The environ key holding the Koa `ctx` (for {@link fromKoa}'s inner app and {@link toKoa}'s app). */
 export const KOA_CTX = 'koa.ctx';
@@ -66,6 +67,13 @@ const contexts = new WeakMap<object, string>();
 const direct = new WeakMap<object, { ctx: Koa.Context; run: () => Promise<void> }>();
 /** Contexts whose inner Koa layers answered through a hatchway round trip: their headers are all of `ctx`'s. */
 const roundTripped = new WeakSet<Koa.Context>();
+/**
+ * Contexts no Koa layer answered, and the answer Koa's `respond()` derives for that (its 404
+ * "Not Found"), which had to become a real response to cross hatchway middleware. When exactly
+ * that answer comes back, the outer layer's `ctx` is left unanswered again — so
+ * `router.allowedMethods()` can still make it a 405 whose body Koa derives, as in a Koa app.
+ */
+const unanswered = new WeakMap<Koa.Context, { status: number; text: string }>();
 
 /** `next()` for a Koa middleware whose downstream is the hatchway app `inner`. */
 function nextFor(ctx: Koa.Context, inner: App, innerEnviron: () => Environ): () => Promise<void> {
@@ -79,7 +87,9 @@ function nextFor(ctx: Koa.Context, inner: App, innerEnviron: () => Environ): () 
       return;
     }
     roundTripped.delete(ctx);
-    const committed = await driveBody(body, recorder, environ);
+    let committed = await driveBody(body, recorder, environ);
+    const derived = unanswered.get(ctx);
+    if (derived !== undefined && roundTripped.has(ctx) && committed.status === derived.status) committed = await settle(committed, Buffer.byteLength(derived.text));
     writeToKoa(ctx, committed, roundTripped.has(ctx));
   };
 }
@@ -124,7 +134,9 @@ export function fromKoa(middleware: KoaMiddleware, options: FromKoaOptions = {})
   const koaAnswersErrors = options.errors !== 'hatchway';
   reporter(koa);
   return function koaMiddleware(inner: App): App {
-    return function koaApp(environ, startResponse) {
+    // Koa sees raw URLs, as on node:http: an undecoded path passes when the inner app takes it.
+    const mark = takesUndecodedPaths(inner) ? acceptUndecodedPaths : <A>(app: A) => app;
+    return mark(function koaApp(environ, startResponse) {
       const shared = environ[KOA_CTX] as Koa.Context | undefined;
       if (shared !== undefined && contexts.get(shared) === environ.requestId) return sharedContext(shared, middleware, inner, environ, startResponse);
       const exchange = new NodeExchange(environ, startResponse, { track: true });
@@ -147,7 +159,7 @@ export function fromKoa(middleware: KoaMiddleware, options: FromKoaOptions = {})
         };
         return (koa as unknown as KoaInternals).handleRequest(ctx, run);
       });
-    };
+    });
   };
 }
 
@@ -177,17 +189,33 @@ function sharedContext(ctx: Koa.Context, middleware: KoaMiddleware, inner: App, 
   return body;
 }
 
+/** Pulls a short body to its end (at most `limit` bytes) so it can be compared; the result is the same response. */
+async function settle(committed: Committed, limit: number): Promise<Committed> {
+  if (committed.complete) return committed;
+  const chunks = committed.chunks.slice();
+  let size = totalLength(chunks);
+  while (size <= limit) {
+    const chunk = await committed.next();
+    if (chunk === undefined) return { ...committed, chunks, complete: true };
+    chunks.push(chunk);
+    size += totalLength([chunk]);
+  }
+  return { ...committed, chunks };
+}
+
 /** A Readable over the rest of a committed body; destroying it closes the body. */
 function readableFrom(committed: Committed): Readable {
   const pending = committed.chunks.slice();
   return new Readable({
     read() {
-      const chunk = pending.shift();
+      let chunk = pending.shift();
+      if (chunk === FLUSH) chunk = pending.shift(); // an empty push would stall the stream
       if (chunk !== undefined) {
         this.push(chunk);
         return;
       }
-      committed.next().then(
+      const pull = (): Promise<Chunk | undefined> => committed.next().then((next) => (next === FLUSH ? pull() : next));
+      pull().then(
         (next) => this.push(next === undefined ? null : next),
         (err: unknown) => this.destroy(err instanceof Error ? err : new Error(String(err))),
       );
@@ -202,9 +230,13 @@ function readableFrom(committed: Committed): Readable {
 /** Puts a committed hatchway response on a Koa context: status, body, then headers (so they win over Koa's guesses). */
 function writeToKoa(ctx: Koa.Context, committed: Committed, replace: boolean): void {
   if (replace) replaceHeaders(ctx.res, []);
+  const derived = replace ? unanswered.get(ctx) : undefined;
+  unanswered.delete(ctx);
   ctx.status = committed.status;
   if (committed.reason !== undefined) ctx.message = committed.reason;
-  if (committed.status === 204 || committed.status === 304) {
+  if (derived !== undefined && committed.complete && committed.status === derived.status && Buffer.concat(committed.chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))).toString() === derived.text) {
+    committed.close(); // still nobody's answer: leave ctx.body unset
+  } else if (committed.status === 204 || committed.status === 304) {
     committed.close();
   } else if (committed.complete) {
     const chunks = committed.chunks;
@@ -269,6 +301,9 @@ function settleKoaHead(ctx: Koa.Context): void {
 
 /** What a downstream Koa middleware left on `ctx`, as a hatchway response (Koa's `respond()` rules). */
 async function* respondFromKoa(ctx: Koa.Context, method: string, startResponse: StartResponse): AsyncGenerator<Chunk> {
+  if ((ctx.body === null || ctx.body === undefined) && !(ctx.response as unknown as { _explicitNullBody?: boolean })._explicitNullBody && ctx.status === 404) {
+    unanswered.set(ctx, { status: ctx.status, text: ctx.req.httpVersionMajor >= 2 ? String(ctx.status) : ctx.message || String(ctx.status) });
+  }
   settleKoaHead(ctx);
   const status = ctx.status;
   const reason = ctx.req.httpVersionMajor < 2 && ctx.message ? ctx.message : undefined;

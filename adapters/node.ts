@@ -19,9 +19,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { run } from '../src/index.ts';
+import { acceptUndecodedPaths } from '../src/host.ts';
 import type { App } from '../src/index.ts';
-import { NodeExchange } from './shared/exchange.ts';
-import { HostSink, environFromHost, refuse, type HostOptions, type HostRequest, type HostResponse } from './shared/host.ts';
+import { NodeExchange } from './node-objects/exchange.ts';
+import { HostSink, environFromHost, refuse, type HostOptions, type HostRequest, type HostResponse } from './node-objects/host.ts';
 
 /** A Node request listener: what `http.createServer()` takes, and what an Express app is. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -48,10 +49,11 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknow
  */
 export function fromNodeListener(listener: NodeListener): App {
   if (typeof listener !== 'function') throw new TypeError('fromNodeListener: listener must be a function (req, res) => void');
-  return function nodeListenerApp(environ, startResponse) {
+  // On node:http a listener gets the target as sent, `/%` included, and answers it itself.
+  return acceptUndecodedPaths(function nodeListenerApp(environ, startResponse) {
     const exchange = new NodeExchange(environ, startResponse);
     return exchange.body(() => listener(exchange.req, exchange.res));
-  };
+  });
 }
 
 /** A listener for `node:http`/`node:https` servers and for the `node:http2` compatibility API. */

@@ -33,7 +33,7 @@ export type {
   Status,
 } from './gateway/types.ts';
 export { compose, asyncApp } from './gateway/compose.ts';
-export { FileBody, fileBody, onBodyClose, closeBody, toBytes, chunkLength, isBody, type FileBodyOptions } from './gateway/body.ts';
+export { FLUSH, FileBody, fileBody, onBodyClose, closeBody, toBytes, chunkLength, isBody, type FileBodyOptions } from './gateway/body.ts';
 export { ResponseState } from './gateway/start-response.ts';
 export { PullBodyReader } from './gateway/body-reader.ts';
 export { HatchwayError, isHatchwayError, type ErrorCode } from './wire/errors.ts';

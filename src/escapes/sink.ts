@@ -6,7 +6,7 @@
  * or the body (scanned with a carry across chunks) is dropped or tears the response down.
  */
 import { run, type ResponseSink } from '../gateway/run.ts';
-import { type FileBody, chunkLength, concatBytes } from '../gateway/body.ts';
+import { FLUSH, type FileBody, chunkLength, concatBytes } from '../gateway/body.ts';
 import type { App, Chunk, HeaderList } from '../gateway/types.ts';
 import { HatchwayError } from '../gateway/errors.ts';
 import { bodyForbidden, opensTunnel } from '../protocol/headers.ts';
@@ -235,6 +235,8 @@ export class EscapeSink implements ResponseSink {
     if (this.#state !== PASS) return true;
     const out = this.#scan === undefined ? chunk : this.#scan.body(chunk);
     if (out === false) return this.#torn();
+    // FLUSH (an explicit commit, SPEC §3.4) is the one empty chunk a front-end must see.
+    if (chunk === FLUSH) return this.#inner.write(FLUSH);
     return chunkLength(out) === 0 || this.#inner.write(out);
   }
 

@@ -78,6 +78,15 @@ export function toBytes(chunk: unknown): Uint8Array {
   throw new HatchwayError('ERR_HATCHWAY_INVALID_CHUNK', chunk);
 }
 
+/**
+ * The one empty chunk that commits (SPEC §3.4): a body that yields this very object before
+ * any data sends the status and headers at once, as `res.flushHeaders()` does on node:http (a
+ * server-sent-events stream whose first event is late). Any other empty chunk commits nothing.
+ * Middleware that passes chunks on unchanged passes it on; one that makes its own chunks drops
+ * it, and the response commits late as usual.
+ */
+export const FLUSH: Uint8Array = Object.freeze(new Uint8Array(0)) as Uint8Array;
+
 /** The UTF-8 length of a chunk; throws on anything that is not a chunk. */
 export function chunkLength(chunk: unknown): number {
   if (typeof chunk === 'string') return Buffer.byteLength(chunk);

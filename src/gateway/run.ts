@@ -13,7 +13,8 @@
  */
 import { HatchwayError } from '../wire/errors.ts';
 import { ResponseState } from './start-response.ts';
-import { FileBody, chunkLength, closeBody, isBody } from './body.ts';
+import { FLUSH, FileBody, chunkLength, closeBody, isBody } from './body.ts';
+import { refusesPath } from './raw-path.ts';
 import { errorResponse, formatError } from './error-response.ts';
 import { bodyForbidden, getHeader } from '../protocol/headers.ts';
 import type { App, Body, Chunk, Environ, HeaderList } from './types.ts';
@@ -56,6 +57,7 @@ export function run(app: App, environ: Environ, sink: ResponseSink): Promise<voi
   const response = new ResponseState();
   let body: Body;
   try {
+    refusesPath(app, environ); // SPEC §2.2: an undecodable path reaches only an app that takes one
     body = app(environ, response.startResponse);
     if (!isBody(body)) throw new HatchwayError('ERR_HATCHWAY_INVALID_BODY', body);
   } catch (err) {
@@ -151,7 +153,7 @@ async function stream(environ: Environ, sink: ResponseSink, response: ResponseSt
     while (!result.done) {
       if (closed) return;
       firstLength = chunkLength(result.value);
-      if (firstLength > 0) break;
+      if (firstLength > 0 || result.value === FLUSH) break; // FLUSH: an explicit commit (§3.4)
       result = await next();
     }
     if (closed) return;
@@ -161,8 +163,9 @@ async function stream(environ: Environ, sink: ResponseSink, response: ResponseSt
     // A sync iterator can be asked for its second chunk at no cost: if there is none, the
     // length is known and the response gets a Content-Length instead of chunked framing.
     let peeked: IteratorResult<Chunk> | undefined;
-    if (!result.done && !isAsync && !bodyless) peeked = await next();
+    if (!result.done && !isAsync && !bodyless && firstLength > 0) peeked = await next();
     const knownLength = result.done ? 0 : peeked?.done ? firstLength : undefined;
+    const flushed = !result.done && firstLength === 0;
     if (declared !== undefined && knownLength !== undefined && declared !== knownLength && !bodyless) {
       throw new HatchwayError('ERR_HATCHWAY_CONTENT_LENGTH_MISMATCH', knownLength, declared);
     }
@@ -177,7 +180,7 @@ async function stream(environ: Environ, sink: ResponseSink, response: ResponseSt
       sink.end();
       return;
     }
-    if (knownLength !== undefined) {
+    if (knownLength !== undefined && !flushed) {
       sink.end(result.value);
       return;
     }
@@ -187,7 +190,10 @@ async function stream(environ: Environ, sink: ResponseSink, response: ResponseSt
       if (declared !== undefined && sent > declared) throw new HatchwayError('ERR_HATCHWAY_CONTENT_LENGTH_MISMATCH', sent, declared);
       if (!sink.write(chunk)) await sink.drained();
     };
-    await send(result.value, firstLength);
+    // FLUSH is the one empty chunk a sink sees: "send the head now" (each front-end sends the head
+    // on a write and writes nothing for an empty chunk).
+    if (flushed) sink.write(FLUSH);
+    else await send(result.value, firstLength);
     if (peeked !== undefined) await send(peeked.value, chunkLength(peeked.value));
     while (!closed && !sink.closed) {
       result = await next();

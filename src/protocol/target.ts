@@ -18,17 +18,20 @@ export interface SplitTarget {
 /** Options of {@link splitTarget}. */
 export interface SplitOptions {
   /**
-   * What a path that does not decode becomes: `'throw'` (the default) throws a 400
-   * (`ERR_HATCHWAY_BAD_PATH`), as the server answers; `'keep'` keeps the raw path as
-   * `pathInfo`, for a URL that middleware rewrote, where the 400 is no longer ours to send.
+   * What a path that does not decode becomes. `'defer'` (the default, SPEC §2.2): a malformed
+   * percent-encoding keeps the raw path as `pathInfo` — the runner then refuses it with a 400
+   * unless the app takes undecoded paths — and a NUL throws the 400. `'throw'` throws the 400
+   * (`ERR_HATCHWAY_BAD_PATH`) for both; `'keep'` keeps both raw, for a URL that middleware
+   * rewrote, where the 400 is no longer ours to send.
    */
-  badPath?: 'throw' | 'keep';
+  badPath?: 'defer' | 'throw' | 'keep';
 }
 
 /**
  * Splits a request target: origin-form (`/a%20b?q`), absolute-form (`http://h/p?q`),
  * asterisk-form (`*`) and authority-form (CONNECT `host:port`). Throws a 400 `HttpError`
- * (`ERR_HATCHWAY_BAD_PATH`) for a path that does not decode as UTF-8 or decodes to a NUL.
+ * (`ERR_HATCHWAY_BAD_PATH`) for a path that decodes to a NUL; one that does not decode as
+ * UTF-8 keeps its raw form as `pathInfo` (see {@link SplitOptions.badPath}).
  */
 export function splitTarget(target: string, method: string, options?: SplitOptions): SplitTarget {
   if (target === '*') return { path: '*', pathInfo: '*', queryString: '' };
@@ -47,7 +50,7 @@ export function splitTarget(target: string, method: string, options?: SplitOptio
   const queryString = q === -1 ? '' : path.slice(q + 1);
   let pathInfo = decodePath(rawPath);
   if (pathInfo === undefined) {
-    if (options?.badPath === 'keep') pathInfo = rawPath;
+    if (options?.badPath !== 'throw') pathInfo = rawPath;
     else throw httpError('ERR_HATCHWAY_BAD_PATH', 'malformed percent-encoding');
   }
   if (pathInfo.includes('\0') && options?.badPath !== 'keep') throw httpError('ERR_HATCHWAY_BAD_PATH', 'NUL');

@@ -71,6 +71,7 @@ const CATALOGUE = {
   ERR_HATCHWAY_ADAPTER_ABORTED: { message: 'the request was aborted', expose: false },
   ERR_HATCHWAY_ADAPTER_INVALID_RESPONSE: { message: 'the fetch handler resolved to %s: it must return a Response (or a Promise of one)', expose: false },
   ERR_HATCHWAY_ADAPTER_NEXT_TWICE: { message: 'next() was called more than once by one middleware', expose: false },
+  ERR_HATCHWAY_ADAPTER_TRANSFER_CODING: { message: 'the listener applied the transfer coding %s, which the gateway cannot undo (it undoes gzip and deflate; framing is the server\'s)', expose: false },
   ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT: { message: 'invalid argument %s', expose: false },
 } as const satisfies Record<string, ErrorEntry>;
 

@@ -161,3 +161,62 @@ export function readReleasing(url: string, first: string, release: () => void): 
       .end();
   });
 }
+
+/** The protocols a fidelity comparison runs over: HTTP/1.1, HTTP/2 with prior knowledge, HTTP/2 over TLS (ALPN h2). */
+export type Wire = 'h1' | 'h2c' | 'h2';
+
+/** Options of {@link sendH2}. */
+export interface H2Options {
+  method?: string;
+  headers?: Record<string, string>;
+  /** Sent as DATA frames without a content-length (HTTP/2's "length unknown"), unless `headers` has one. */
+  body?: string | Buffer | string[];
+  /** The CA to trust for `https:` (the test certificate). */
+  ca?: string;
+  /** Destroy the stream once the first DATA frame of the response arrived. */
+  abortAfterFirstData?: boolean;
+}
+
+/**
+ * Sends one request over a fresh HTTP/2 session (`http:` = h2c with prior knowledge,
+ * `https:` = TLS, ALPN h2). The reply's `statusMessage` is `''` (HTTP/2 has no reason phrase);
+ * its headers are as node:http would report them (`set-cookie` an array, other repeats joined).
+ */
+export async function sendH2(base: string, path: string, options: H2Options = {}): Promise<Reply & { trailers: Record<string, string | string[] | undefined> }> {
+  const { connect } = await import('node:http2');
+  const session = connect(base, options.ca === undefined ? {} : { ca: options.ca, servername: 'localhost' });
+  try {
+    return await new Promise((resolve, reject) => {
+      session.on('error', reject);
+      const req = session.request({ ':method': options.method ?? 'GET', ':path': path, ...options.headers }, { endStream: options.body === undefined });
+      const chunks: Buffer[] = [];
+      let status = 0;
+      let headers: IncomingHttpHeaders = {};
+      let trailers: Record<string, string | string[] | undefined> = {};
+      req.on('response', (h) => {
+        status = Number(h[':status']);
+        headers = Object.fromEntries(Object.entries(h).filter(([k]) => k[0] !== ':')) as IncomingHttpHeaders;
+      });
+      req.on('trailers', (h) => {
+        trailers = { ...h } as Record<string, string | string[] | undefined>;
+      });
+      req.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        if (options.abortAfterFirstData) {
+          req.close();
+          resolve({ status, statusMessage: '', headers, body: Buffer.concat(chunks), trailers });
+        }
+      });
+      req.on('end', () => resolve({ status, statusMessage: '', headers, body: Buffer.concat(chunks), trailers }));
+      req.on('error', reject);
+      if (options.body !== undefined) {
+        const parts = Array.isArray(options.body) ? options.body : [options.body];
+        // Several writes, so the body is several DATA frames of unknown total length.
+        for (const part of parts) req.write(part);
+        req.end();
+      }
+    });
+  } finally {
+    session.close();
+  }
+}

@@ -61,7 +61,9 @@ t.test('buildEnviron makes one shape on every path, splitting the target and tak
   t.not(h1.requestId, h2.requestId);
   h1.errors.write('one\ntwo');
   t.same(lines, [`[hatchway ${h1.requestId}] one\n[hatchway ${h1.requestId}] two`]);
-  t.throws(() => buildEnviron(host(lines, () => []), peer, fields(signal, { target: '/%zz' })), { code: 'ERR_HATCHWAY_BAD_PATH' }, 'a malformed target is refused before the app');
+  // A malformed %-escape keeps its raw form; the runner answers 400 unless the app takes raw paths (SPEC §2.2).
+  t.equal(buildEnviron(host(lines, () => []), peer, fields(signal, { target: '/%zz' })).pathInfo, '/%zz', 'a malformed target keeps its raw path');
+  t.throws(() => buildEnviron(host(lines, () => []), peer, fields(signal, { target: '/a%00b' })), { code: 'ERR_HATCHWAY_BAD_PATH' }, 'a NUL is refused before any app');
 });
 
 t.test('a lifecycle releases once and aborts only when the response did not finish', async (t) => {

@@ -75,7 +75,8 @@ export function environFromHost(req: HostRequest, res: HostResponse, options: Ho
   }
   const method = req.method ?? 'GET';
   const url = mount?.url ?? req.url ?? '/';
-  const { pathInfo, queryString } = splitTarget(url, method); // a 400 HttpError, as the server answers
+  // A foreign host has its own error handling for a target that does not decode: a 400 HttpError for it.
+  const { pathInfo, queryString } = splitTarget(url, method, { badPath: 'throw' });
   const socket = req.socket as { encrypted?: boolean; remoteAddress?: string; remotePort?: number; localAddress?: string; localPort?: number } | undefined;
   const h2req = req as Http2ServerRequest;
   const scheme = h2 ? (h2req.scheme === 'https' ? 'https' : 'http') : socket?.encrypted ? 'https' : 'http';

@@ -17,11 +17,11 @@ import type { Body, Chunk, Environ, StartResponse } from '../../src/index.ts';
 import { headersOf, nodeHeaders } from './headers.ts';
 import type { HostSink } from './host.ts';
 import { relativeUrl } from './url.ts';
+import { ChunkQueue, type Callback } from './queue.ts';
 
 /** Stands in for `res._header` between the downstream's head and the real one. */
 const CAPTURED = 'HTTP/1.1 000 captured by hatchway\r\n\r\n';
 
-type Callback = (err?: Error | null) => void;
 
 interface Internals {
   _header: string | null;
@@ -33,22 +33,20 @@ function codeError(code: string, message: string): Error {
 
 /** The inner app's body: runs Express's `next()` on the first pull and yields what the downstream writes. */
 export function downstreamBody(req: IncomingMessage, res: ServerResponse, outer: Environ, inner: Environ, startResponse: StartResponse, next: () => void, sink: HostSink): Body {
-  const queue: { chunk: Chunk; length: number; callback: Callback | undefined }[] = [];
-  let queued = 0;
-  let wake: (() => void) | null = null;
+  let needDrain = false;
+  const queue = new ChunkQueue(() => {
+    if (needDrain) {
+      needDrain = false;
+      res.emit('drain');
+    }
+  });
   let started = false;
   let captured = false;
   let ended = false;
   let closed = false;
-  let needDrain = false;
   let autoLength: number | undefined;
   let endCallback: Callback | undefined;
-  let inflight: Callback | undefined;
-  const wakeUp = () => {
-    const w = wake;
-    wake = null;
-    w?.();
-  };
+  const wakeUp = () => queue.wakeUp();
   const internals = res as unknown as Internals;
 
   const capture = (): void => {
@@ -70,10 +68,8 @@ export function downstreamBody(req: IncomingMessage, res: ServerResponse, outer:
       if (callback) process.nextTick(callback);
       return true;
     }
-    queue.push({ chunk: data, length, callback });
-    queued += length;
-    wakeUp();
-    if (queued >= res.writableHighWaterMark) needDrain = true;
+    queue.push(data, length, callback);
+    if (queue.queued >= res.writableHighWaterMark) needDrain = true;
     return !needDrain;
   };
 
@@ -147,9 +143,7 @@ export function downstreamBody(req: IncomingMessage, res: ServerResponse, outer:
   const done: IteratorResult<Chunk> = { done: true, value: undefined };
   const close = (): void => {
     closed = true;
-    queue.length = 0;
-    queued = 0;
-    wakeUp();
+    queue.clear();
   };
   const iterator: AsyncIterator<Chunk> = {
     async next() {
@@ -157,30 +151,18 @@ export function downstreamBody(req: IncomingMessage, res: ServerResponse, outer:
         started = true;
         start();
       }
-      const previous = inflight;
-      inflight = undefined;
-      previous?.(null);
+      queue.settle();
       for (;;) {
         if (closed) return done;
-        const entry = queue.shift();
-        if (entry !== undefined) {
-          queued -= entry.length;
-          inflight = entry.callback;
-          if (needDrain && queued === 0) {
-            needDrain = false;
-            res.emit('drain');
-          }
-          return { done: false, value: entry.chunk };
-        }
+        const chunk = queue.shift();
+        if (chunk !== undefined) return { done: false, value: chunk };
         if (ended) {
           const cb = endCallback;
           endCallback = undefined;
           cb?.(null);
           return done;
         }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
+        await queue.wait();
       }
     },
     async return() {

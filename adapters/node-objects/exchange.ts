@@ -18,23 +18,27 @@
  *   bookkeeping (HEAD and 204/304 drop the body, `end(data)` computes Content-Length) — and
  *   queues it for the hatchway body; its callbacks run when the runner has taken the chunk, so
  *   `'finish'`, `write()` callbacks and `writableFinished` keep their Node meaning.
- * - `res._finish` is how Node's end() tells its socket the message is complete (the socket is
- *   bound to the response as `assignSocket()` binds it): the body ends there.
+ * - `'prefinish'` is how Node's end() says the message is complete (the socket is bound to the
+ *   response as `assignSocket()` binds it, so Node's own `_finish()` runs): the body ends there.
  * - The socket's `writableLength` is the queue, so `write()` returns `false` past the
  *   high-water mark, `res.writableNeedDrain` is Node's own, and Node's `_flush()` emits
  *   `'drain'` when the runner has taken everything.
- * - `res._writeRaw` drops interim (1xx) responses: 100-continue is the server's business
- *   (it answers on the first read of the body).
+ * - `res.writeContinue`, `writeProcessing` and `writeEarlyHints` (public methods) drop interim
+ *   (1xx) responses: 100-continue is the server's business (it answers on the first read of
+ *   the body).
  *
  * The hooks are plain data properties holding shared functions (defining accessors per
  * instance cost microseconds per request).
  */
-import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http';
-import { HatchwayError, isServerManaged } from '../../src/index.ts';
+import { STATUS_CODES, ServerResponse, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { Transform } from 'node:stream';
+import { FLUSH, HatchwayError, TRAILERS_KEY, sendWithTrailers } from '../../src/index.ts';
 import type { Body, Chunk, Environ, Header, HeaderList, StartResponse } from '../../src/index.ts';
 import { IMPLICIT_LENGTH, type MarkedBody } from './drive.ts';
 import { environAfter, requestFor, snapshotRequest, type IncomingInternals, type Snapshot } from './request.ts';
 import { GatewaySocket } from './socket.ts';
+import { ChunkQueue, type Callback } from './queue.ts';
+import { decoderFor, readHead } from './head.ts';
 
 /** The parts of `ServerResponse` that are not in its public typings. */
 interface OutgoingInternals {
@@ -49,12 +53,14 @@ interface OutgoingInternals {
   shouldKeepAlive: boolean;
   _storeHeader(firstLine: string, headers: unknown): void;
   _send(data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback?: Callback | null): boolean;
-  _writeRaw(data: unknown, encoding: unknown, callback?: unknown): boolean;
 }
 
-type Callback = (err?: Error | null) => void;
 
 const storeHeader = (ServerResponse.prototype as unknown as OutgoingInternals)._storeHeader;
+const { addTrailers, flushHeaders } = ServerResponse.prototype;
+
+/** Node's need-drain flag of an OutgoingMessage (found on the first response that needs it; `null`: not there). */
+let kNeedDrain: symbol | null | undefined;
 
 /** Where a hooked response keeps its exchange. */
 const kExchange = Symbol('hatchway.exchange');
@@ -66,19 +72,14 @@ interface Hooked {
 // Assigned in NodeExchange's static block, where they can reach its private members.
 let storeHeaderHook: OutgoingInternals['_storeHeader'];
 let sendHook: OutgoingInternals['_send'];
-let finishHook: () => void;
+let onPrefinish: (this: ServerResponse) => void;
+let addTrailersHook: (this: ServerResponse, headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>) => void;
+let flushHeadersHook: (this: ServerResponse) => void;
 
-/** Interim (1xx) responses are the server's: dropped, their callback still called. */
-function writeRawHook(_data: unknown, encoding: unknown, callback?: unknown): boolean {
-  const cb = typeof encoding === 'function' ? encoding : callback;
-  if (typeof cb === 'function') process.nextTick(cb as () => void);
-  return true;
-}
-
-interface Entry {
-  chunk: Chunk | undefined;
-  length: number;
-  callback: Callback | null | undefined;
+/** Interim (1xx) responses are the server's: dropped, their callback (the last argument) still called. */
+function interimHook(this: ServerResponse, ...args: unknown[]): void {
+  const callback = args[args.length - 1];
+  if (typeof callback === 'function') process.nextTick(callback as () => void);
 }
 
 /** Options of {@link NodeExchange}. */
@@ -97,10 +98,7 @@ export class NodeExchange {
   readonly #snapshot: Snapshot | undefined;
   /** True when this exchange built the request object (and so finishes it). */
   readonly #owner: boolean;
-  #queue: Entry[] = [];
-  #queued = 0;
-  #inflight: Entry | undefined = undefined;
-  #wake: (() => void) | null = null;
+  readonly #queue = new ChunkQueue(() => this.#maybeDrain());
   #failure: { error: unknown } | undefined = undefined;
   #finished = false;
   #done = false;
@@ -108,6 +106,12 @@ export class NodeExchange {
   #started = false;
   #implicitLength: Header | undefined = undefined;
   #socketError: unknown = undefined;
+  /** Undoes the transfer codings the listener applied (`Transfer-Encoding: gzip`). */
+  #decoder: { input: Transform; output: Transform } | undefined = undefined;
+  /** The token response of a trailers escape the listener's `Trailer` field asked for; the app's body yields it. */
+  #token: Chunk[] | undefined = undefined;
+  /** What `res.addTrailers()` was given. */
+  readonly #trailers: HeaderList = [];
   readonly #onAbort: () => void;
 
   constructor(environ: Environ, startResponse: StartResponse, options: ExchangeOptions = {}) {
@@ -140,15 +144,19 @@ export class NodeExchange {
     internals.shouldKeepAlive = true; // connection management is the server's
     (res as { socket: unknown }).socket = socket;
     (res as unknown as Hooked)[kExchange] = this;
-    // As assignSocket() does: with the socket bound to it, Node's end() calls _finish() below.
+    // As assignSocket() does: with the socket bound to it, Node's end() calls _finish(), which emits 'prefinish'.
     (socket as unknown as { _httpMessage: unknown })._httpMessage = res;
-    socket.pending = () => this.#queued + (this.#inflight?.length ?? 0);
+    socket.pending = () => this.#queue.pending;
     // Plain data properties holding shared functions: cheap to add, one shape for every response.
-    const hooked = res as unknown as OutgoingInternals & { _finish(): void };
+    const hooked = res as unknown as OutgoingInternals;
     hooked._storeHeader = storeHeaderHook;
     hooked._send = sendHook;
-    hooked._writeRaw = writeRawHook;
-    hooked._finish = finishHook;
+    res.writeContinue = interimHook;
+    res.writeProcessing = interimHook;
+    res.writeEarlyHints = interimHook;
+    res.once('prefinish', onPrefinish);
+    res.addTrailers = addTrailersHook;
+    res.flushHeaders = flushHeadersHook;
     return res;
   }
 
@@ -160,6 +168,12 @@ export class NodeExchange {
       this.useChunkedEncodingByDefault = false;
       try {
         storeHeader.call(this, firstLine, headers);
+      } catch (err) {
+        // A `Trailer` field needs chunked coding in Node's eyes: let it choose as for the wire (a
+        // Content-Length beside it still throws, as on node:http); the framing is the server's anyway.
+        if ((err as { code?: unknown } | null)?.code !== 'ERR_HTTP_TRAILER_INVALID') throw err;
+        this.useChunkedEncodingByDefault = true;
+        storeHeader.call(this, firstLine, headers);
       } finally {
         this.useChunkedEncodingByDefault = true;
       }
@@ -167,25 +181,58 @@ export class NodeExchange {
       try {
         of(this).#commitHead(this);
       } catch (err) {
-        this._header = null; // nothing was recorded: the listener may try again (an error page)
+        // Nothing was recorded: the listener may try again (an error page). writeHead() has already
+        // taken the refused status; its "no body" (1xx) and default reason must not stick to the retry.
+        this._header = null;
+        this._hasBody = this.req.method !== 'HEAD';
+        if (this.statusMessage === (STATUS_CODES[this.statusCode] ?? 'unknown')) this.statusMessage = undefined as unknown as string;
         throw err;
       }
+    };
+    addTrailersHook = function addTrailersHook(this: ServerResponse, headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>): void {
+      addTrailers.call(this, headers); // Node's validation
+      const list = of(this).#trailers;
+      if (Array.isArray(headers)) {
+        for (const [name, value] of headers as ReadonlyArray<[string, string]>) list.push([name, String(value)]);
+        return;
+      }
+      for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders)) {
+        if (Array.isArray(value)) for (const v of value) list.push([name, String(v)]);
+        else if (value !== undefined) list.push([name, String(value)]);
+      }
+    };
+    flushHeadersHook = function flushHeadersHook(this: ServerResponse): void {
+      flushHeaders.call(this);
+      of(this).#enqueueFlush();
     };
     sendHook = function _send(this: ServerResponse & OutgoingInternals, data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback?: Callback | null): boolean {
       this._headerSent = true;
       return of(this).#enqueue(data, encoding, callback);
     };
-    finishHook = function _finish(this: ServerResponse): void {
+    onPrefinish = function onPrefinish(this: ServerResponse): void {
       const exchange = of(this);
-      exchange.#finished = true;
-      exchange.#wakeUp();
-      this.emit('prefinish');
+      const decoder = exchange.#decoder;
+      if (decoder === undefined) {
+        exchange.#finished = true;
+        exchange.#wakeUp();
+      } else {
+        decoder.output.once('end', () => {
+          exchange.#finished = true;
+          exchange.#wakeUp();
+        });
+        decoder.input.end();
+      }
     };
   }
 
   /** The hatchway body: starts the handler on the first pull, then yields what it writes. */
   body(start: () => unknown): Body {
-    return new ExchangeBody(this, start);
+    return new ExchangeBody(this, start, true);
+  }
+
+  /** True when the app's body is a trailers token response: the exchange is closed through the escape's body. */
+  get escaped(): boolean {
+    return this.#token !== undefined;
   }
 
   /** The Content-Length field Node would have invented, if the head has one (see drive.ts). */
@@ -193,9 +240,9 @@ export class NodeExchange {
     return this.#implicitLength;
   }
 
-  /** The body's `next()`. */
-  pull(start: () => unknown): Promise<IteratorResult<Chunk>> {
-    return this.#next(start);
+  /** The body's `next()`; `outer` for the app's own body (which yields a token response instead, if there is one). */
+  pull(start: () => unknown, outer: boolean): Promise<IteratorResult<Chunk>> {
+    return this.#next(start, outer);
   }
 
   /** Makes the body fail with `error` (an error response before the commit, an abort after). */
@@ -244,7 +291,7 @@ export class NodeExchange {
     return environAfter(this.req, this.environ, this.#snapshot!, extra);
   }
 
-  async #next(start: () => unknown): Promise<IteratorResult<Chunk>> {
+  async #next(start: () => unknown, outer: boolean): Promise<IteratorResult<Chunk>> {
     if (!this.#started) {
       this.#started = true;
       const result = start();
@@ -252,49 +299,60 @@ export class NodeExchange {
         (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.fail(err));
       }
     }
-    this.#flushInflight();
+    this.#queue.settle();
     for (;;) {
       if (this.#failure !== undefined) throw this.#failure.error;
-      const entry = this.#queue.shift();
-      if (entry !== undefined) {
-        this.#queued -= entry.length;
-        if (entry.chunk === undefined) {
-          entry.callback?.(null);
-          continue;
-        }
-        this.#inflight = entry;
-        this.#maybeDrain();
-        return { value: entry.chunk, done: false };
+      if (outer && this.#token !== undefined) {
+        // The listener announced trailers and the client takes them: the body is the escape's now.
+        const chunk = this.#token.shift();
+        return chunk === undefined ? { value: undefined, done: true } : { value: chunk, done: false };
       }
-      this.#maybeDrain();
+      const chunk = this.#queue.shift();
+      if (chunk !== undefined) return { value: chunk, done: false };
       if (this.#finished) {
         this.#done = true;
         return { value: undefined, done: true };
       }
       if (this.#closed) return { value: undefined, done: true };
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
+      await this.#queue.wait();
     }
   }
 
-  /** The chunk handed out last has been taken by the runner: its write() callback is due. */
-  #flushInflight(): void {
-    const entry = this.#inflight;
-    if (entry === undefined) return;
-    this.#inflight = undefined;
-    entry.callback?.(null);
+  #maybeDrain(): void {
+    // As node:http's socket 'drain' handler does: clear the flag `writableNeedDrain` reads, emit
+    // 'drain'. (OutgoingMessage#_flush() does it too on Node 24, but not on Node 22 when nothing
+    // is buffered in the message itself, which is always the case here.)
+    const res = this.res;
+    if (this.#queue.queued !== 0 || !res.writableNeedDrain || res.writableEnded) return;
+    kNeedDrain ??= Object.getOwnPropertySymbols(res).find((s) => s.description === 'kNeedDrain') ?? null;
+    if (kNeedDrain === null) {
+      (res as unknown as { _flush(): void })._flush();
+      return;
+    }
+    (res as unknown as Record<symbol, boolean>)[kNeedDrain] = false;
+    res.emit('drain');
   }
 
-  #maybeDrain(): void {
-    // Node's own _flush() clears its need-drain flag and emits 'drain' once nothing is pending.
-    if (this.#queued === 0 && this.res.writableNeedDrain) (this.res as unknown as { _flush(): void })._flush();
+  /** `flushHeaders()`: the head is settled, and the body says so with the one chunk that commits (SPEC §3.4). */
+  #enqueueFlush(): void {
+    if (this.#closed || this.#failure !== undefined) return;
+    this.#queue.push(FLUSH, 0);
   }
 
   #enqueue(data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback: Callback | null | undefined): boolean {
     if (this.#closed || this.#failure !== undefined) {
       if (typeof callback === 'function') process.nextTick(callback, new HatchwayError('ERR_HATCHWAY_ADAPTER_DESTROYED'));
       return false;
+    }
+    const decoder = this.#decoder;
+    if (decoder !== undefined) {
+      const bytes = typeof data === 'string' ? Buffer.from(data, encoding ?? 'utf8') : data;
+      if (bytes.byteLength === 0) {
+        if (typeof callback === 'function') process.nextTick(callback);
+        return true;
+      }
+      decoder.input.write(bytes, (err) => callback?.(err ?? null));
+      return this.#queue.queued < this.res.writableHighWaterMark;
     }
     let chunk: Chunk | undefined;
     let length: number;
@@ -313,44 +371,51 @@ export class NodeExchange {
       length = data.byteLength;
       chunk = length === 0 ? undefined : data;
     }
-    this.#queue.push({ chunk, length, callback });
-    this.#queued += length;
-    this.#wakeUp();
-    return this.#queued < this.res.writableHighWaterMark;
+    this.#queue.push(chunk, length, callback);
+    return this.#queue.queued < this.res.writableHighWaterMark;
   }
 
   /** Reads the header block Node built back into a HeaderList and records it. */
   #commitHead(res: ServerResponse & OutgoingInternals): void {
     const block = res._header ?? '';
-    const headers: HeaderList = [];
-    let framed = false; // the listener set Content-Length, Transfer-Encoding or Trailer itself
-    let start = block.indexOf('\r\n') + 2;
-    for (;;) {
-      const end = block.indexOf('\r\n', start);
-      if (end === -1 || end === start) break;
-      const colon = block.indexOf(':', start);
-      const name = block.slice(start, colon);
-      const lower = name.toLowerCase();
-      if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'trailer') framed = true;
-      // Node writes `name: value`; values never contain CR or LF (it validated them).
-      if (!isServerManaged(lower, res.statusCode)) headers.push([name, block.slice(colon + 2, end)]);
-      start = end + 2;
-    }
+    const status = res.statusCode;
+    const { headers, framed, codings, trailerNames } = readHead(block, status);
+    if (codings.length > 0 && res._hasBody) this.#decoder = this.#decoderFor(codings);
     if (!framed && res._hasBody && !res._removedContLen && typeof res._contentLength === 'number') {
       const pair: Header = ['Content-Length', String(res._contentLength)];
       this.#implicitLength = pair;
       headers.push(pair);
     }
     const reason = res.statusMessage;
-    const status = res.statusCode;
     // A number where the reason is Node's default: the same on the wire, and no parsing.
-    this.#startResponse(reason && reason !== STATUS_CODES[status] ? `${status} ${reason}` : status, headers);
+    const statusArg = reason && reason !== STATUS_CODES[status] ? `${status} ${reason}` : status;
+    if (trailerNames !== undefined && res._hasBody && typeof this.environ[TRAILERS_KEY] === 'function') {
+      // res.addTrailers() rides the trailers escape (SPEC §7.6): the app answers with the token
+      // response, and the escape pulls the listener's body, then asks for what addTrailers() got.
+      const token = sendWithTrailers(this.environ, this.#startResponse, {
+        status: statusArg,
+        headers,
+        names: trailerNames,
+        body: () => new ExchangeBody(this, () => undefined, false),
+        trailers: () => this.#trailers,
+      });
+      this.#token = [...(token as Chunk[])];
+      this.#wakeUp();
+      return;
+    }
+    this.#startResponse(statusArg, headers);
+  }
+
+  /** Undoes the listener's transfer codings into the queue (see head.ts). */
+  #decoderFor(codings: string[]): { input: Transform; output: Transform } {
+    const decoder = decoderFor(codings);
+    decoder.output.on('data', (chunk: Buffer) => this.#queue.push(chunk, chunk.byteLength));
+    for (const stage of decoder.stages) stage.on('error', (err: Error) => this.#fail(err));
+    return decoder;
   }
 
   #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
+    this.#queue.wakeUp();
   }
 
   #onSocketClose(): void {
@@ -380,25 +445,32 @@ export class NodeExchange {
   }
 }
 
-/** The body of an exchange: its own iterator, closed through the exchange. */
+/**
+ * The body of an exchange: its own iterator, closed through the exchange. The app's body
+ * (`outer`) yields a trailers token response instead when there is one; the escape's body is
+ * then the one that yields the listener's chunks and closes the exchange.
+ */
 class ExchangeBody implements AsyncIterableIterator<Chunk>, MarkedBody {
   readonly #exchange: NodeExchange;
   readonly #start: () => unknown;
-  constructor(exchange: NodeExchange, start: () => unknown) {
+  readonly #outer: boolean;
+  constructor(exchange: NodeExchange, start: () => unknown, outer: boolean) {
     this.#exchange = exchange;
     this.#start = start;
+    this.#outer = outer;
   }
   [Symbol.asyncIterator](): this {
     return this;
   }
   next(): Promise<IteratorResult<Chunk>> {
-    return this.#exchange.pull(this.#start);
+    return this.#exchange.pull(this.#start, this.#outer);
   }
   async return(): Promise<IteratorResult<Chunk>> {
-    this.#exchange.close();
+    this.close();
     return { done: true, value: undefined };
   }
   close(): void {
+    if (this.#outer && this.#exchange.escaped) return;
     this.#exchange.close();
   }
   get [IMPLICIT_LENGTH](): Header | undefined {

@@ -25,6 +25,8 @@ export function rawPaths(environ: Environ): [script: string, rest: string] {
   const split = splitTarget(environ.target, environ.method, { badPath: 'keep' });
   const path = split.path;
   const script = environ.scriptName;
+  // A path that did not decode reaches only apps that take it raw (SPEC §2.2): it is its own pathInfo.
+  if (script === '' && environ.pathInfo === path && decodePath(path) === undefined) return ['', path];
   if (path[0] === '/' && decodePath(path) === script + environ.pathInfo) {
     if (script === '') return ['', path];
     // Find the raw prefix that decodes to scriptName: it ends at a `/` or at the end.

@@ -66,11 +66,24 @@ function pick(environ: Environ): Synced {
   return { method, target, scriptName, pathInfo, queryString, headers, input };
 }
 
-/** Raw header lines for a request object (HTTP/1-shaped: `:authority` becomes Host). */
+/**
+ * Raw header lines for a request object, HTTP/1-shaped: over HTTP/2 `:authority` becomes Host,
+ * and a body of unknown length (DATA frames without a content-length, RFC 9113 §8.1.1) says
+ * `Transfer-Encoding: chunked`, the HTTP/1.1 way to say it — body parsers (`type-is`'s
+ * `hasBody`) look for exactly that, and would otherwise take the body for none.
+ */
 function rawHeadersFor(environ: Environ): string[] {
   const raw: string[] = [];
-  if (environ.protocol === 'HTTP/2' && environ.authority !== '' && !environ.headers.some((h) => h[0] === 'host')) raw.push('host', environ.authority);
-  for (const [name, value] of environ.headers) raw.push(name, value);
+  const h2 = environ.protocol === 'HTTP/2';
+  let host = false;
+  let framed = false;
+  for (const [name, value] of environ.headers) {
+    raw.push(name, value);
+    if (name === 'host') host = true;
+    else if (name === 'content-length' || name === 'transfer-encoding') framed = true;
+  }
+  if (h2 && environ.authority !== '' && !host) raw.unshift('host', environ.authority);
+  if (h2 && !framed && environ.input.length === undefined) raw.push('transfer-encoding', 'chunked');
   return raw;
 }
 

@@ -14,10 +14,10 @@ import { fileBody, type App, type Environ } from '../../src/index.ts';
 import { toConnect } from '../../adapters/connect.ts';
 import { toFetch } from '../../adapters/fetch.ts';
 import { toNodeListener } from '../../adapters/node.ts';
-import { headersAfter } from '../../adapters/shared/request.ts';
-import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from '../../adapters/shared/headers.ts';
-import { mountOf } from '../../adapters/shared/host.ts';
-import { encodePath, environForUrl, rawPaths, relativeUrl } from '../../adapters/shared/url.ts';
+import { headersAfter } from '../../adapters/node-objects/request.ts';
+import { headersOf, mergeHeaders, nodeHeaders, replaceHeaders } from '../../adapters/node-objects/headers.ts';
+import { mountOf } from '../../adapters/node-objects/host.ts';
+import { encodePath, environForUrl, rawPaths, relativeUrl } from '../../adapters/node-objects/url.ts';
 import { decodePath } from '../../src/protocol/target.ts';
 import { listenNative, send } from './side-by-side.ts';
 
@@ -155,4 +155,29 @@ t.test('file bodies through foreign hosts', async (t) => {
   const response = await toFetch(app)(new Request('http://x/range'));
   t.equal(response.headers.get('content-length'), '4');
   t.equal(await response.text(), '2345', 'fetch');
+});
+
+t.test("a listener's header block reads back into the app's fields and what it said about framing", async (t) => {
+  const { readHead } = await import('../../adapters/node-objects/head.ts');
+  const block = 'HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: X-Hop, keep-alive\r\nX-Hop: 2\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 9\r\nTrailer: X-Sum\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n';
+  const head = readHead(block, 200);
+  t.same(head.headers, [['X-A', '1'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']], 'order, case and duplicates kept; hop-by-hop and nominated fields and the coded length gone');
+  t.equal(head.framed, true);
+  t.same(head.codings, ['gzip']);
+  t.same(head.trailerNames, ['x-sum']);
+  t.same(readHead('HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\n\r\n', 426).headers, [['Upgrade', 'websocket']], 'Upgrade on a 426');
+  t.same(readHead('HTTP/1.1 204 No Content\r\n\r\n', 204), { headers: [], framed: false, codings: [], trailerNames: undefined });
+});
+
+t.test('transfer codings the gateway cannot undo are refused with a code', async (t) => {
+  const { decoderFor } = await import('../../adapters/node-objects/head.ts');
+  t.throws(() => decoderFor(['compress']), { code: 'ERR_HATCHWAY_ADAPTER_TRANSFER_CODING' });
+  const { gzipSync, deflateSync } = await import('node:zlib');
+  const decoder = decoderFor(['deflate', 'gzip']); // deflated, then gzipped
+  const out: Buffer[] = [];
+  decoder.output.on('data', (c: Buffer) => out.push(c));
+  const ended = new Promise((resolve) => decoder.output.on('end', resolve));
+  decoder.input.end(gzipSync(deflateSync('two codings')));
+  await ended;
+  t.equal(Buffer.concat(out).toString(), 'two codings');
 });
