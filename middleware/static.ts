@@ -169,7 +169,7 @@ export function serveStatic(root: string, options: StaticOptions = {}): Middlewa
 
       let real: string;
       try {
-        real = realpathSync(join(rootReal, ...segments));
+        real = realpathSync.native(join(rootReal, ...segments));
       } catch {
         return notFound();
       }
@@ -187,7 +187,7 @@ export function serveStatic(root: string, options: StaticOptions = {}): Middlewa
         for (const name of o.index) {
           let candidate: string;
           try {
-            candidate = realpathSync(join(dir, name));
+            candidate = realpathSync.native(join(dir, name));
           } catch {
             continue;
           }
