@@ -11,7 +11,8 @@
  *   waits for it (nothing committed), gets a 408. Once a response has begun the stream is the
  *   app's: gRPC bidirectional streams and RFC 8441 websockets keep their request side open.
  */
-import { constants, type ServerHttp2Session } from 'node:http2';
+import { constants, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
 import { httpError } from '../wire/errors.ts';
 import type { H2Sink } from './http2-sink.ts';
 
@@ -26,6 +27,13 @@ export interface SessionInfo {
   opened(sink: H2Sink): void;
   /** The request's stream closed. */
   closed(sink: H2Sink): void;
+  /**
+   * May this stream reach the app? Not once the session is destroyed (Node emits 'stream' a
+   * tick late, so streams of a session it already tore down still arrive), nor above the
+   * last-stream-id of a GOAWAY this server sent (RFC 9113 §6.8: the client may retry those
+   * elsewhere, so running them here could run them twice).
+   */
+  admits(stream: ServerHttp2Stream): boolean;
 }
 
 /** The time limits the watch enforces, in ms (0 = none). */
@@ -36,6 +44,10 @@ export interface SessionLimits {
 }
 
 const noop = (): void => {};
+const MAX_STREAM_ID = 2 ** 31 - 1;
+/** Peer resets a session may burst, and how many a second refill (nghttp2: 1000 and 33). */
+const RESET_BURST = 400;
+const RESET_RATE = 33;
 
 class Watched implements SessionInfo {
   readonly session: ServerHttp2Session;
@@ -53,9 +65,20 @@ class Watched implements SessionInfo {
   receivingSince = 0;
   /** When the sweep sent GOAWAY to this idle session; 0 = not yet. */
   goawaySince = 0;
+  /** The last-stream-id of the rapid-reset GOAWAY this session got; streams above never run. */
+  lastStreamId = MAX_STREAM_ID;
+  /** The highest stream id that reached the app. */
+  highestAdmitted = 0;
+  /** Reset tokens left (a bucket of RESET_BURST refilled at RESET_RATE a second) and when counted. */
+  resetTokens = RESET_BURST;
+  resetStamp = Date.now();
 
-  constructor(session: ServerHttp2Session) {
+  /** The connection under the session (its `socket` property is a proxy that refuses writes). */
+  readonly socket: Socket | undefined;
+
+  constructor(session: ServerHttp2Session, connection: Socket | undefined) {
     this.session = session;
+    this.socket = connection;
     const socket = session.socket;
     // The connection says whether TLS carried it; `:scheme` is the client's claim.
     this.scheme = session.encrypted ? 'https' : 'http';
@@ -72,6 +95,33 @@ class Watched implements SessionInfo {
   opened(sink: H2Sink): void {
     this.streams.set(sink, Date.now());
     this.receivingSince = 0;
+  }
+
+  admits(stream: ServerHttp2Stream): boolean {
+    const id = stream.id ?? 0;
+    if (this.session.destroyed || stream.destroyed || id > this.lastStreamId) return false;
+    if (id > this.highestAdmitted) this.highestAdmitted = id;
+    return true;
+  }
+
+  /**
+   * A stream closed with RST_STREAM. Rapid reset (CVE-2023-44487): nghttp2 has a bucket of
+   * its own (1000, 33/s), but the GOAWAY it queues names the last stream it had *received*,
+   * and the streams it goes on accepting until that GOAWAY is written still reach the app.
+   * This bucket is smaller and refills as fast, so it runs out first; then the GOAWAY names
+   * the last stream the app saw, and {@link admits} holds every stream above it back.
+   */
+  reset(): void {
+    const now = Date.now();
+    this.resetTokens = Math.min(RESET_BURST, this.resetTokens + ((now - this.resetStamp) / 1000) * RESET_RATE);
+    this.resetStamp = now;
+    if (--this.resetTokens >= 0 || this.lastStreamId !== MAX_STREAM_ID || this.session.destroyed) return;
+    this.lastStreamId = this.highestAdmitted;
+    this.session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM, this.highestAdmitted);
+    // Nothing a rapid-reset client still has in flight is worth keeping the connection for.
+    // The connection goes, not the session: session.destroy() would send a GOAWAY of its own
+    // naming the last stream nghttp2 processed, higher than ours (§6.8: it must not increase).
+    setTimeout(() => (this.socket ?? this.session).destroy(), 100).unref();
   }
 
   closed(sink: H2Sink): void {
@@ -107,10 +157,16 @@ export class SessionWatch {
     return this.#sessions.get(session);
   }
 
-  add(session: ServerHttp2Session): void {
+  add(session: ServerHttp2Session, socket?: Socket): void {
     // A session without an 'error' listener would crash the process on a peer's protocol error.
     session.on('error', noop);
-    const watched = new Watched(session);
+    const watched = new Watched(session, socket);
+    keepOnStreamError(session);
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      stream.once('close', () => {
+        if (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR) watched.reset();
+      });
+    });
     this.#sessions.set(session, watched);
     session.once('close', () => {
       this.#sessions.delete(session);
@@ -135,10 +191,15 @@ export class SessionWatch {
     this.#timer ??= setInterval(() => this.#sweep(), this.#period).unref();
   }
 
-  /** Sends GOAWAY on every session; each closes once its streams are done. */
+  /**
+   * Graceful shutdown in two phases (RFC 9113 §6.8): a GOAWAY with last-stream-id 2^31−1 and
+   * a PING first; once the PING comes back, every stream the client opened before it saw the
+   * first GOAWAY has arrived, and `close()` sends the real GOAWAY (node:http2 names the last
+   * stream nghttp2 processed) and closes the session once those streams are done.
+   */
   closeAll(): void {
     this.#closing = true;
-    for (const session of this.#sessions.keys()) session.close();
+    for (const w of this.#sessions.values()) shutDown(w);
   }
 
   destroyAll(): void {
@@ -186,5 +247,86 @@ export class SessionWatch {
         sink.giveUp(httpError('ERR_HATCHWAY_REQUEST_TIMEOUT'));
       }
     }
+  }
+}
+
+/** nghttp2's NGHTTP2_ERR_PROTO, as Node's `NghttpError` carries it in `errno`. */
+const NGHTTP2_ERR_PROTO = -505;
+/** How long a session's protocol error waits to be claimed by one of its streams' resets. */
+const PROTO_HOLD_MS = 20;
+
+/**
+ * Node 24 destroys the whole session (GOAWAY INTERNAL_ERROR, every sibling stream reset) on
+ * any NGHTTP2_ERR_PROTO that nghttp2 reports, even one nghttp2 handled as a stream error with
+ * its own RST_STREAM PROTOCOL_ERROR — a content-length mismatch (RFC 9113 §8.1.1: "malformed",
+ * a stream error, §8.1.1 and §5.4.2). So that destroy is held for a moment: if a stream of
+ * the session closes with PROTOCOL_ERROR meanwhile, the error was that stream's and the
+ * session lives on; otherwise (a connection error: nghttp2 already sent its GOAWAY) the
+ * session is destroyed as Node would have.
+ */
+function keepOnStreamError(session: ServerHttp2Session): void {
+  const destroy = session.destroy.bind(session);
+  let held: NodeJS.Timeout | undefined;
+  let claimed = false;
+  session.on('stream', (stream) => {
+    stream.once('close', () => {
+      if (held !== undefined && stream.rstCode === constants.NGHTTP2_PROTOCOL_ERROR) claimed = true;
+    });
+  });
+  const guarded = (err?: Error, code?: number): ServerHttp2Session => {
+    if (err == null || (err as NodeJS.ErrnoException).errno !== NGHTTP2_ERR_PROTO || session.destroyed) {
+      if (held !== undefined) clearTimeout(held);
+      held = undefined;
+      destroy(err, code);
+      return session;
+    }
+    if (held !== undefined) return session;
+    claimed = false;
+    held = setTimeout(() => {
+      held = undefined;
+      if (!claimed && !session.destroyed) destroy(err, code);
+    }, PROTO_HOLD_MS);
+    held.unref();
+    return session;
+  };
+  Object.defineProperty(session, 'destroy', { value: guarded, configurable: true, writable: true });
+}
+
+/** How long the second GOAWAY waits for the shutdown notice's PING to come back. */
+const NOTICE_PING_TIMEOUT = 1_000;
+
+/**
+ * The shutdown notice (nghttp2's `nghttp2_submit_shutdown_notice`, which Node does not expose):
+ * a GOAWAY frame with NO_ERROR and last-stream-id 2^31−1. `session.goaway()` cannot send it:
+ * nghttp2 takes any GOAWAY it submits as final and silently drops every stream opened after
+ * it — the streams in flight that §6.8's first GOAWAY exists to save. Written straight to the
+ * connection between nghttp2's writes (each a run of whole frames, queued in order on the
+ * same libuv stream), nghttp2 never learns of it and goes on accepting streams until the real
+ * GOAWAY. Cleartext (h2c) only; see {@link shutDown}.
+ */
+const SHUTDOWN_NOTICE = Buffer.from([0, 0, 8, 0x7, 0, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+
+function shutDown(w: Watched): void {
+  const { session, socket } = w;
+  if (session.closed || session.destroyed) return;
+  // Over TLS a second writer would break TLSWrap's one-write-at-a-time rule (a native abort
+  // was seen here): TLS sessions get the single GOAWAY.
+  if (socket === undefined || session.encrypted || !socket.writable || socket.destroyed) {
+    session.close();
+    return;
+  }
+  socket.write(SHUTDOWN_NOTICE);
+  let done = false;
+  const close = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    if (!session.closed && !session.destroyed) session.close();
+  };
+  const timer = setTimeout(close, NOTICE_PING_TIMEOUT).unref();
+  try {
+    if (!session.ping(close)) close();
+  } catch {
+    close();
   }
 }

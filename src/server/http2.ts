@@ -54,6 +54,7 @@ export class H2FrontEnd {
   readonly #ctx: H2Context;
   readonly #limits: H2Limits;
   readonly #watch: SessionWatch;
+  #accepting: Socket | undefined;
 
   constructor(ctx: H2Context, limits: H2Limits) {
     this.#ctx = ctx;
@@ -71,7 +72,7 @@ export class H2FrontEnd {
         enableConnectProtocol: ctx.enableConnectProtocol === true,
       },
     });
-    engine.on('session', (session: ServerHttp2Session) => this.#watch.add(session));
+    engine.on('session', (session: ServerHttp2Session) => this.#watch.add(session, this.#accepting));
     // node:http2 re-emits session errors here; a peer's protocol error is not ours to throw.
     engine.on('sessionError', () => {});
     engine.on('stream', (stream: ServerHttp2Stream, _headers: unknown, _flags: number, raw: string[]) => this.#onStream(stream, raw));
@@ -80,7 +81,14 @@ export class H2FrontEnd {
 
   /** Takes an HTTP/2 connection (cleartext with the preface unshifted, or TLS with ALPN h2). */
   accept(socket: Socket): void {
-    this.#engine.emit('connection', socket);
+    // node:http2 makes the session synchronously; the watch keeps the real socket, which the
+    // session's own `socket` proxy hides, for the shutdown notice (SessionWatch.closeAll).
+    this.#accepting = socket;
+    try {
+      this.#engine.emit('connection', socket);
+    } finally {
+      this.#accepting = undefined;
+    }
   }
 
   /** Open sessions. */
@@ -106,7 +114,7 @@ export class H2FrontEnd {
     stream.on('error', noop);
     const session = stream.session as ServerHttp2Session | undefined;
     const info = session === undefined ? undefined : this.#watch.get(session);
-    if (info === undefined) {
+    if (info === undefined || !info.admits(stream)) {
       stream.close(NGHTTP2_REFUSED_STREAM);
       return;
     }
