@@ -43,6 +43,7 @@ import {
   type ReportedEscape,
   type StartResponse,
 } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/testing.ts';
 
 /** One request, as logged. */
 export interface AccessLogEntry {
@@ -231,4 +232,4 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'access-log', make: (): Middleware => accessLog({ sink: () => {} }) }];
+export const conformance: ConformanceEntry[] = [{ name: 'access-log', make: (): Middleware => accessLog({ sink: () => {} }) }];

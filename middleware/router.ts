@@ -33,6 +33,7 @@
  */
 import FindMyWay from 'find-my-way';
 import type { App, Body, Environ, Middleware, StartResponse } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/testing.ts';
 
 /** The environ key of the route's params (merged with those of an outer router). */
 export const PARAMS_KEY = 'router.params';
@@ -210,7 +211,7 @@ export function mount(prefix: string, app: App): Middleware {
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'router', make: (): Middleware => mount('/mounted', (_environ, startResponse) => {
+export const conformance: ConformanceEntry[] = [{ name: 'router', make: (): Middleware => mount('/mounted', (_environ, startResponse) => {
         startResponse(200, [['content-type', 'text/plain']]);
         return ['mounted\n'];
       }) }];

@@ -40,6 +40,7 @@
 import { randomBytes } from 'node:crypto';
 import { parse, serialize, type SerializeOptions } from 'cookie';
 import { HatchwayError, chunkLength, type App, type Body, type Chunk, type Environ, type HeaderList, type Middleware, type StartResponse, type Status } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/testing.ts';
 import { sign, unsign } from './cookies.ts';
 
 /** The environ key of the session. */
@@ -238,4 +239,4 @@ export function session(options: SessionOptions): Middleware {
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'session', make: (): Middleware => session({ secrets: ['conformance'] }) }];
+export const conformance: ConformanceEntry[] = [{ name: 'session', make: (): Middleware => session({ secrets: ['conformance'] }) }];
