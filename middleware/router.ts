@@ -108,18 +108,23 @@ export class Router {
     this.#fmw.on(methods, path, noop, { app, mount: false } satisfies Route);
     return this;
   }
+  /** Routes `GET` (and so `HEAD`) at `path` to `app`: `on('GET', path, app)`. */
   get(path: string, app: App): this {
     return this.on('GET', path, app);
   }
+  /** Routes `POST` at `path` to `app`: `on('POST', path, app)`. */
   post(path: string, app: App): this {
     return this.on('POST', path, app);
   }
+  /** Routes `PUT` at `path` to `app`: `on('PUT', path, app)`. */
   put(path: string, app: App): this {
     return this.on('PUT', path, app);
   }
+  /** Routes `PATCH` at `path` to `app`: `on('PATCH', path, app)`. */
   patch(path: string, app: App): this {
     return this.on('PATCH', path, app);
   }
+  /** Routes `DELETE` at `path` to `app`: `on('DELETE', path, app)`. */
   delete(path: string, app: App): this {
     return this.on('DELETE', path, app);
   }

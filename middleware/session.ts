@@ -51,8 +51,11 @@ export type SessionData = Record<string, unknown>;
 
 /** Where sessions live. Every method may be asynchronous; `ttl` is in milliseconds. */
 export interface SessionStore {
+  /** The data stored under `id`, or `undefined` when there is none or it expired. */
   get(id: string): Promise<SessionData | undefined>;
+  /** Stores `data` (JSON-serialisable) under `id`, replacing what was there, to expire `ttl` ms from now. */
   set(id: string, data: SessionData, ttl: number): Promise<void>;
+  /** Deletes the session `id`; an unknown id is not an error. */
   destroy(id: string): Promise<void>;
 }
 
@@ -95,7 +98,9 @@ export class MemoryStore implements SessionStore {
 
 /** One request's session. */
 export class Session {
+  /** The session id: the session-id cookie's value before signing (a random 144-bit base64url string). */
   id: string;
+  /** The session's data: change it freely; it is saved (as JSON) when it changed, before the response is committed. */
   data: SessionData;
   /** No stored session came with the request. */
   readonly isNew: boolean;
