@@ -43,7 +43,7 @@ import {
   type ReportedEscape,
   type StartResponse,
 } from '../src/index.ts';
-import type { ConformanceEntry } from '../src/testing.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** One request, as logged. */
 export interface AccessLogEntry {

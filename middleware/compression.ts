@@ -37,7 +37,7 @@ import type { Transform } from 'node:stream';
 import bytes from 'bytes';
 import Negotiator from 'negotiator';
 import { CONTROL_HEADER, bodyForbidden, chunkLength, getHeader, headerHasToken, isBody, parseStatus, toBytes, type App, type Body, type Chunk, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
-import type { ConformanceEntry } from '../src/testing.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** A content coding this middleware can produce. */
 export type Encoding = 'zstd' | 'br' | 'gzip' | 'deflate';

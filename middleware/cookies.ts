@@ -33,7 +33,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parse, serialize, type SerializeOptions } from 'cookie';
 import { type App, type Body, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
-import type { ConformanceEntry } from '../src/testing.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** The environ key of the cookie jar. */
 export const COOKIES_KEY = 'cookies.jar';

@@ -25,7 +25,7 @@
  * @module
  */
 import { getHeader, type App, type Body, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
-import type { ConformanceEntry } from '../src/testing.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** Which origins may read responses. A function returns `true`, `false`, or the origin to allow. */
 export type OriginOption = string | RegExp | readonly (string | RegExp)[] | ((origin: string, environ: Environ) => boolean | string);

@@ -29,7 +29,7 @@
 import createError from 'http-errors';
 import Negotiator from 'negotiator';
 import { getHeader, isHopByHop, type App, type Body, type Chunk, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
-import type { ConformanceEntry } from '../src/testing.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 import { formatError } from '../src/host.ts';
 
 /** The media types an error response can take. */

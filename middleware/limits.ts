@@ -31,7 +31,7 @@
 import bytes from 'bytes';
 import createError from 'http-errors';
 import { PullBodyReader, errorResponse, type App, type Body, type BodyReader, type Chunk, type Environ, type Middleware, type StartResponse } from '../src/index.ts';
-import type { ConformanceEntry } from '../src/testing.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 import { httpError } from '../src/host.ts';
 
 /** Options of {@link limits}; each limit is off unless given. */

@@ -18,7 +18,7 @@
  * @module
  */
 import { lint, lintMiddleware, type LintOptions, type Middleware } from '../src/index.ts';
-import type { ConformanceEntry } from '../src/testing.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 export { lint, lintMiddleware, type LintOptions };
 

@@ -30,7 +30,7 @@
 import { isIP } from 'node:net';
 import proxyaddr from 'proxy-addr';
 import type { App, Body, Environ, HeaderList, Middleware, StartResponse } from '../src/index.ts';
-import type { ConformanceEntry } from '../src/testing.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** Which hops to trust: proxy-addr's names, addresses and CIDRs, a hop count, or a function. */
 export type Trust = string | readonly string[] | number | ((address: string, hop: number) => boolean);

@@ -33,7 +33,7 @@
  */
 import FindMyWay from 'find-my-way';
 import type { App, Body, Environ, Middleware, StartResponse } from '../src/index.ts';
-import type { ConformanceEntry } from '../src/testing.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** The environ key of the route's params (merged with those of an outer router). */
 export const PARAMS_KEY = 'router.params';

@@ -40,7 +40,7 @@
 import { randomBytes } from 'node:crypto';
 import { parse, serialize, type SerializeOptions } from 'cookie';
 import { HatchwayError, chunkLength, type App, type Body, type Chunk, type Environ, type HeaderList, type Middleware, type StartResponse, type Status } from '../src/index.ts';
-import type { ConformanceEntry } from '../src/testing.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 import { sign, unsign } from './cookies.ts';
 
 /** The environ key of the session. */

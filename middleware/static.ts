@@ -37,7 +37,7 @@ import fresh from 'fresh';
 import { contentType } from 'mime-types';
 import parseRange from 'range-parser';
 import { fileBody, getHeader, type App, type Body, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
-import type { ConformanceEntry } from '../src/testing.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** Options of {@link serveStatic}. */
 export interface StaticOptions {

@@ -111,8 +111,7 @@ export interface CheckOptions {
  *
  * @example
  * ```ts
- * import type { Middleware } from 'hatchway';
- * import type { ConformanceEntry } from 'hatchway/testing';
+ * import type { ConformanceEntry, Middleware } from 'hatchway';
  *
  * export default function auth(token: string): Middleware {
  *   return (app) => (environ, startResponse) =>
