@@ -43,15 +43,21 @@ import {
   type ReportedEscape,
   type StartResponse,
 } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** One request, as logged. */
 export interface AccessLogEntry {
   /** When the request reached the middleware. */
   time: Date;
+  /** The request's id (`environ.requestId`: unique within the process). */
   requestId: string;
+  /** The client's IP address (`environ.remoteAddress`, after proxy-headers if it runs first). */
   remoteAddress: string;
+  /** The request method. */
   method: string;
+  /** The request target as received: path and query (`/a?b=1`). */
   target: string;
+  /** The protocol the request came over: `HTTP/1.0`, `HTTP/1.1` or `HTTP/2`. */
   protocol: string;
   /** The status the client received (0: nothing was sent). */
   status: number;
@@ -59,10 +65,15 @@ export interface AccessLogEntry {
   bytes: number;
   /** From the middleware's call to the end of the response, in milliseconds. */
   durationMs: number;
+  /** The request's `Referer` field, if any. */
   referer: string | undefined;
+  /** The request's `User-Agent` field, if any. */
   userAgent: string | undefined;
+  /** The authenticated user (the `user` option; `%u` in the log formats), if any. */
   user: string | undefined;
+  /** The escape the response asked for and what the server did with it (situation, outcome); `undefined` for a plain response. */
   escape: ReportedEscape | undefined;
+  /** The response was torn down, or the client left before it ended. */
   aborted: boolean;
   /** `server`: the report extension told it; `middleware`: what the middleware saw itself. */
   source: 'server' | 'middleware';
@@ -73,7 +84,12 @@ export interface AccessLogOptions {
   /** `'common'` (default), `'combined'`, `'json'`, or a function of the entry. */
   format?: 'common' | 'combined' | 'json' | ((entry: AccessLogEntry, time: string) => string);
   /** Where lines go: a function (the line without newline) or a writable stream (with one); default `process.stdout`. */
-  sink?: ((line: string) => void) | { write(line: string): unknown };
+  sink?:
+    | ((line: string) => void)
+    | {
+        /** Writes one line, newline included (a `Writable`'s `write`). */
+        write(line: string): unknown;
+      };
   /** Leaves a request out of the log. */
   skip?: (entry: AccessLogEntry, environ: Environ) => boolean;
   /** `'clf'` (`[10/Oct/2000:13:55:36 +0000]`, the default for common and combined), `'iso'` (the JSON default), `'epoch'` (ms), or a function. */
@@ -231,4 +247,4 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'access-log', make: (): Middleware => accessLog({ sink: () => {} }) }];
+export const conformance: ConformanceEntry[] = [{ name: 'access-log', make: (): Middleware => accessLog({ sink: () => {} }) }];

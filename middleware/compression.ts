@@ -37,6 +37,7 @@ import type { Transform } from 'node:stream';
 import bytes from 'bytes';
 import Negotiator from 'negotiator';
 import { CONTROL_HEADER, bodyForbidden, chunkLength, getHeader, headerHasToken, isBody, parseStatus, toBytes, type App, type Body, type Chunk, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** A content coding this middleware can produce. */
 export type Encoding = 'zstd' | 'br' | 'gzip' | 'deflate';
@@ -298,4 +299,4 @@ function settlesSoon(promise: Promise<unknown>): Promise<boolean> {
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'compression', make: (): Middleware => compression() }];
+export const conformance: ConformanceEntry[] = [{ name: 'compression', make: (): Middleware => compression() }];

@@ -33,6 +33,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parse, serialize, type SerializeOptions } from 'cookie';
 import { type App, type Body, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** The environ key of the cookie jar. */
 export const COOKIES_KEY = 'cookies.jar';
@@ -150,4 +151,4 @@ export function cookies(options: CookiesOptions = {}): Middleware {
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'cookies', make: (): Middleware => cookies() }];
+export const conformance: ConformanceEntry[] = [{ name: 'cookies', make: (): Middleware => cookies() }];

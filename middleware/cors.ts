@@ -25,6 +25,7 @@
  * @module
  */
 import { getHeader, type App, type Body, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** Which origins may read responses. A function returns `true`, `false`, or the origin to allow. */
 export type OriginOption = string | RegExp | readonly (string | RegExp)[] | ((origin: string, environ: Environ) => boolean | string);
@@ -132,4 +133,4 @@ export function cors(options: CorsOptions = {}): Middleware {
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'cors', make: (): Middleware => cors({ origin: 'https://app.example', credentials: true }) }];
+export const conformance: ConformanceEntry[] = [{ name: 'cors', make: (): Middleware => cors({ origin: 'https://app.example', credentials: true }) }];

@@ -29,6 +29,7 @@
 import createError from 'http-errors';
 import Negotiator from 'negotiator';
 import { getHeader, isHopByHop, type App, type Body, type Chunk, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 import { formatError } from '../src/host.ts';
 
 /** The media types an error response can take. */
@@ -52,10 +53,15 @@ interface Resolved {
 
 /** What an error says about itself, read with http-errors' rules. */
 export interface ErrorShape {
+  /** The response status: the error's `status` or `statusCode` when it is 400–599, else 500. */
   status: number;
+  /** Whether the client may see the error's own message: its `expose`, else true below 500. */
   expose: boolean;
+  /** What the client is told: the error's message when exposed, else the status's standard phrase (`Internal Server Error`). */
   message: string;
+  /** The error's string `code` (`EBADCSRFTOKEN`, say) when exposed, else `undefined`. */
   code: string | undefined;
+  /** The error's own `headers` that are safe to send: valid, not hop-by-hop, not the body's own fields (`content-type`, `etag`…). */
   headers: HeaderList;
 }
 
@@ -174,4 +180,4 @@ export function errors(options: ErrorsOptions = {}): Middleware {
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'errors', make: (): Middleware => errors() }];
+export const conformance: ConformanceEntry[] = [{ name: 'errors', make: (): Middleware => errors() }];

@@ -31,6 +31,7 @@
 import bytes from 'bytes';
 import createError from 'http-errors';
 import { PullBodyReader, errorResponse, type App, type Body, type BodyReader, type Chunk, type Environ, type Middleware, type StartResponse } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 import { httpError } from '../src/host.ts';
 
 /** Options of {@link limits}; each limit is off unless given. */
@@ -182,4 +183,4 @@ function withDeadline(app: App, environ: Environ, startResponse: StartResponse, 
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'limits', make: (): Middleware => limits({ body: '1mb', headers: 100, timeout: 10_000 }) }];
+export const conformance: ConformanceEntry[] = [{ name: 'limits', make: (): Middleware => limits({ body: '1mb', headers: 100, timeout: 10_000 }) }];

@@ -18,6 +18,7 @@
  * @module
  */
 import { lint, lintMiddleware, type LintOptions, type Middleware } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 export { lint, lintMiddleware, type LintOptions };
 
@@ -26,5 +27,5 @@ export default function lintFactory(options: LintOptions = {}): Middleware {
   return lint(options);
 }
 
-/** For `npm run conformance` (docs/CONFORMANCE.md): lint itself must pass the checklist. */
-export const conformance = [{ name: 'lint', make: (): Middleware => lint({ mode: 'log', name: 'lint' }) }];
+/** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): lint itself must pass the checklist. */
+export const conformance: ConformanceEntry[] = [{ name: 'lint', make: (): Middleware => lint({ mode: 'log', name: 'lint' }) }];

@@ -30,6 +30,7 @@
 import { isIP } from 'node:net';
 import proxyaddr from 'proxy-addr';
 import type { App, Body, Environ, HeaderList, Middleware, StartResponse } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** Which hops to trust: proxy-addr's names, addresses and CIDRs, a hop count, or a function. */
 export type Trust = string | readonly string[] | number | ((address: string, hop: number) => boolean);
@@ -44,7 +45,9 @@ export interface ProxyHeadersOptions {
 
 /** The connection's peer before the rewrite, at `environ['proxy.peer']`. */
 export interface Peer {
+  /** The connection's remote IP address (`environ.remoteAddress` before the rewrite). */
   address: string;
+  /** The connection's remote TCP port (`environ.remotePort` before the rewrite). */
   port: number;
 }
 
@@ -178,4 +181,4 @@ export function proxyHeaders(options: ProxyHeadersOptions): Middleware {
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'proxy-headers', make: (): Middleware => proxyHeaders({ trust: 'loopback' }) }];
+export const conformance: ConformanceEntry[] = [{ name: 'proxy-headers', make: (): Middleware => proxyHeaders({ trust: 'loopback' }) }];

@@ -33,6 +33,7 @@
  */
 import FindMyWay from 'find-my-way';
 import type { App, Body, Environ, Middleware, StartResponse } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** The environ key of the route's params (merged with those of an outer router). */
 export const PARAMS_KEY = 'router.params';
@@ -107,18 +108,23 @@ export class Router {
     this.#fmw.on(methods, path, noop, { app, mount: false } satisfies Route);
     return this;
   }
+  /** Routes `GET` (and so `HEAD`) at `path` to `app`: `on('GET', path, app)`. */
   get(path: string, app: App): this {
     return this.on('GET', path, app);
   }
+  /** Routes `POST` at `path` to `app`: `on('POST', path, app)`. */
   post(path: string, app: App): this {
     return this.on('POST', path, app);
   }
+  /** Routes `PUT` at `path` to `app`: `on('PUT', path, app)`. */
   put(path: string, app: App): this {
     return this.on('PUT', path, app);
   }
+  /** Routes `PATCH` at `path` to `app`: `on('PATCH', path, app)`. */
   patch(path: string, app: App): this {
     return this.on('PATCH', path, app);
   }
+  /** Routes `DELETE` at `path` to `app`: `on('DELETE', path, app)`. */
   delete(path: string, app: App): this {
     return this.on('DELETE', path, app);
   }
@@ -210,7 +216,7 @@ export function mount(prefix: string, app: App): Middleware {
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'router', make: (): Middleware => mount('/mounted', (_environ, startResponse) => {
+export const conformance: ConformanceEntry[] = [{ name: 'router', make: (): Middleware => mount('/mounted', (_environ, startResponse) => {
         startResponse(200, [['content-type', 'text/plain']]);
         return ['mounted\n'];
       }) }];

@@ -40,6 +40,7 @@
 import { randomBytes } from 'node:crypto';
 import { parse, serialize, type SerializeOptions } from 'cookie';
 import { HatchwayError, chunkLength, type App, type Body, type Chunk, type Environ, type HeaderList, type Middleware, type StartResponse, type Status } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 import { sign, unsign } from './cookies.ts';
 
 /** The environ key of the session. */
@@ -50,8 +51,11 @@ export type SessionData = Record<string, unknown>;
 
 /** Where sessions live. Every method may be asynchronous; `ttl` is in milliseconds. */
 export interface SessionStore {
+  /** The data stored under `id`, or `undefined` when there is none or it expired. */
   get(id: string): Promise<SessionData | undefined>;
+  /** Stores `data` (JSON-serialisable) under `id`, replacing what was there, to expire `ttl` ms from now. */
   set(id: string, data: SessionData, ttl: number): Promise<void>;
+  /** Deletes the session `id`; an unknown id is not an error. */
   destroy(id: string): Promise<void>;
 }
 
@@ -94,7 +98,9 @@ export class MemoryStore implements SessionStore {
 
 /** One request's session. */
 export class Session {
+  /** The session id: the session-id cookie's value before signing (a random 144-bit base64url string). */
   id: string;
+  /** The session's data: change it freely; it is saved (as JSON) when it changed, before the response is committed. */
   data: SessionData;
   /** No stored session came with the request. */
   readonly isNew: boolean;
@@ -238,4 +244,4 @@ export function session(options: SessionOptions): Middleware {
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'session', make: (): Middleware => session({ secrets: ['conformance'] }) }];
+export const conformance: ConformanceEntry[] = [{ name: 'session', make: (): Middleware => session({ secrets: ['conformance'] }) }];

@@ -37,6 +37,7 @@ import fresh from 'fresh';
 import { contentType } from 'mime-types';
 import parseRange from 'range-parser';
 import { fileBody, getHeader, type App, type Body, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
+import type { ConformanceEntry } from '../src/index.ts';
 
 /** Options of {@link serveStatic}. */
 export interface StaticOptions {
@@ -250,4 +251,4 @@ export function serveStatic(root: string, options: StaticOptions = {}): Middlewa
 }
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
-export const conformance = [{ name: 'static', make: (): Middleware => serveStatic(new URL('.', import.meta.url).pathname) }];
+export const conformance: ConformanceEntry[] = [{ name: 'static', make: (): Middleware => serveStatic(new URL('.', import.meta.url).pathname) }];

@@ -33,10 +33,13 @@ import { liveRegistrations } from './escapes/registry.ts';
 
 /** What to send. */
 export interface TestRequest {
+  /** The request method, any case (default `GET`; sent upper-cased). */
   method?: string;
   /** The request target: a path with an optional query (`/a?b=1`). */
   path?: string;
+  /** Request header fields, as a header list or an object; names are lower-cased. */
   headers?: HeaderList | Record<string, string>;
+  /** The request body (a string is UTF-8); a `content-length` is added unless a length or `transfer-encoding` field is given. */
   body?: string | Uint8Array;
   /** Default `HTTP/1.1`. */
   protocol?: Protocol;
@@ -56,15 +59,21 @@ export interface TestRequest {
 
 /** What came back. */
 export interface TestResponse {
+  /** The final status sent (101 for a websocket takeover; 0 when no response was sent). */
   status: number;
+  /** The reason phrase given to `startResponse` (`'200 OK'` gives `OK`), or `undefined`. */
   reason: string | undefined;
+  /** The response header fields as the server sent them, in order, with their duplicates. */
   headers: HeaderList;
+  /** The whole response body as the client received it (empty for a takeover). */
   body: Buffer;
   /** The body as UTF-8. */
   text: string;
+  /** The trailer fields sent after the body (empty when there were none, or the client could not take them). */
   trailers: HeaderList;
   /** The escape sink's decisions, the response's first (and a fallback's after it). */
   escape: EscapeDecision | undefined;
+  /** Every escape decision of the request, in order: the response's, then a fallback's. */
   decisions: EscapeDecision[];
   /** A websocket handshake was honoured (the response is the `101`). */
   upgraded: boolean;
@@ -74,6 +83,7 @@ export interface TestResponse {
   earlyHints: string[][];
   /** The response was torn down after its head (a reset). */
   aborted: boolean;
+  /** The request's `timeout` ran out before the response ended (the response is what arrived by then). */
   timedOut: boolean;
   /** Lines written to `environ.errors`. */
   logs: string[];
@@ -285,12 +295,13 @@ class MemorySink implements EscapeCapableSink {
 /** Registrations not yet released in this process: 0 after every finished test request. */
 export { liveRegistrations };
 
-export { checkMiddleware, type CheckOptions, type CheckReport, type RuleResult, type ProbeResult, type Evidence, type Grade, type Verdict } from './conformance/check.ts';
+export { checkMiddleware, type CheckOptions, type CheckReport, type ConformanceEntry, type RuleResult, type ProbeResult, type Evidence, type Grade, type Verdict } from './conformance/check.ts';
 export { formatReport } from './conformance/report.ts';
 export { PROBES, type Probe } from './conformance/probes.ts';
 
 /** What {@link assertConformance} needs of a test object: tap's (or node:test's `t.assert`) `ok`. */
 export interface Assertions {
+  /** Asserts that `value` is truthy; `extra` is the diagnostic (the evidence and the hint) shown on failure. */
   ok(value: unknown, message: string, extra: Record<string, unknown>): unknown;
 }
 

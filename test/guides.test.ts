@@ -1,16 +1,29 @@
 /**
- * The guides' code samples run: every ```ts block of docs/GETTING-STARTED.md is a whole file
- * (its first line names it); it is written out with `hatchway…` imports pointed at the
- * sources, served on a real port, and each `$ command` of the ```console block after it is run
- * with curl, its output compared with the lines shown under it.
+ * The guides' code samples run. The convention, for docs/*.md and README.md (the site's front
+ * page):
+ *
+ * - a ```ts or ```js block is a whole module: imports and all, written as a user would save it;
+ * - a ```ts fragment block (the info string says `fragment`) is a sketch — SPEC.md's interface
+ *   outlines, or a sample that continues the one before it — and is not checked alone;
+ * - docs/CHECKLIST.md's ```js blocks are the rules' examples, printed from
+ *   src/conformance/rules.ts: each must be the source of the example it stands for, which
+ *   test/conformance/rules.test.ts runs against its rule.
+ *
+ * Every module is typechecked against the sources (`hatchway…` imports pointed at them). Those
+ * of docs/GETTING-STARTED.md are also run: each is a whole file (its first line names it),
+ * served on a real port, and each `$ command` of the ```console block after it is run with curl,
+ * its output compared with the lines shown under it. README.md's check example is run by
+ * test/docs/readme-check.test.ts.
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { App } from '../src/index.ts';
+import { RULES } from '../src/conformance/rules.ts';
+import { exampleSource } from '../src/conformance/report.ts';
 import { start } from './fixtures/server.ts';
 
 const exec = promisify(execFile);
@@ -67,3 +80,55 @@ for (const sample of found) {
     }
   });
 }
+
+/** Every fenced block of `markdown` with its info string (`ts`, `ts fragment`, `console`…). */
+function blocks(markdown: string): { info: string; lang: string; code: string; line: number }[] {
+  return [...markdown.matchAll(/^```([^\n]*)\n([\s\S]*?)^```$/gm)].map((m) => ({
+    info: m[1]!.trim(),
+    lang: m[1]!.trim().split(/\s+/)[0]!,
+    code: m[2]!,
+    line: markdown.slice(0, m.index).split('\n').length,
+  }));
+}
+
+const guides = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+
+t.test('docs/CHECKLIST.md: every sample is the source of the rule example it stands for', async (t) => {
+  const markdown = readFileSync(join(root, 'docs/CHECKLIST.md'), 'utf8');
+  let checked = 0;
+  for (const rule of RULES) {
+    const start = markdown.indexOf(`### ${rule.id} `);
+    const end = markdown.indexOf('\n### ', start + 1);
+    const section = markdown.slice(start, end === -1 ? undefined : end);
+    const [pass, fail] = blocks(section).filter((b) => b.lang === 'js');
+    t.equal(pass?.code.trimEnd(), exampleSource(rule.examples.pass), `${rule.id}: the passing example`);
+    t.equal(fail?.code.trimEnd(), exampleSource(rule.examples.fail), `${rule.id}: the failing example`);
+    checked += 2;
+  }
+  t.equal(checked, blocks(markdown).filter((b) => b.lang === 'js').length, 'no other ```js block');
+});
+
+t.test('every runnable sample of every guide typechecks', async (t) => {
+  const typesDir = mkdtempSync(join(root, 'test', '.guides-types-'));
+  t.teardown(() => rmSync(typesDir, { recursive: true, force: true }));
+  const written: string[] = [];
+  for (const guide of guides) {
+    if (guide === 'docs/CHECKLIST.md') continue;
+    for (const block of blocks(readFileSync(join(root, guide), 'utf8'))) {
+      if (block.lang !== 'ts' && block.lang !== 'js') continue;
+      if (block.info.split(/\s+/).includes('fragment')) continue;
+      const name = `${guide.replace(/\W+/g, '-')}-L${block.line}.${block.lang}`;
+      const code = block.code.replace(/from '(hatchway[^']*)'/g, (_, s: string) => `from '${relative(typesDir, fileURLToPath(toSource(s))).replaceAll('\\', '/')}'`);
+      writeFileSync(join(typesDir, name), `// ${guide}:${block.line}\n${code}`);
+      written.push(`${guide}:${block.line}`);
+    }
+  }
+  t.ok(written.length >= 6, `${written.length} samples: ${written.join(', ')}`);
+  writeFileSync(join(typesDir, 'tsconfig.json'), JSON.stringify({ extends: '../../tsconfig.json', compilerOptions: { allowJs: true, checkJs: true }, include: ['*.ts', '*.js'] }));
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = await exec(process.execPath, [tsc, '--noEmit', '-p', join(typesDir, 'tsconfig.json')], { cwd: root, timeout: 120_000 }).then(
+    () => '',
+    (err: { stdout: string }) => err.stdout,
+  );
+  t.equal(result, '', 'tsc reports no errors in the samples');
+});

@@ -26,46 +26,67 @@ export type EscapeOutcome = 'honoured' | 'replaced' | 'altered';
 
 /** Why a rule failed: the first violation seen, and how many there were. */
 export interface Evidence {
+  /** The name of the probe (see {@link PROBES}) that saw the first violation. */
   probe: string;
+  /** What was wrong, in one sentence: `the inner body was never closed`, say. */
   message: string;
   /** A minimal reproduction: the probe's request to `middleware(probe app)` with `request()` of `hatchway/testing`. */
   reproduce: string;
+  /** How many violations of this rule all the probes saw together (at least 1). */
   count: number;
 }
 
 /** One rule's line of the report. */
 export interface RuleResult {
+  /** The rule's stable id, `HW-ESC-02` say (docs/CHECKLIST.md lists them). */
   id: RuleId;
+  /** The rule's class: the part of the interface it is about. */
   class: RuleClass;
+  /** The rule's one-line title, as in the checklist. */
   title: string;
+  /** `pass`, `fail`, or `n/a` when no probe could exercise it (the middleware never called the inner app, say). */
   verdict: Verdict;
+  /** Why it failed; set only when `verdict` is `fail`. */
   evidence?: Evidence;
+  /** What to do instead, and the helper that does it. */
   hint: string;
 }
 
 /** What one probe saw. */
 export interface ProbeResult {
+  /** The probe's name (see {@link PROBES}). */
   name: string;
+  /** What the probe does, in one line. */
   title: string;
+  /** The final status the client saw (101 for a websocket takeover; 0 when no response was sent). */
   status: number;
   /** The middleware called the inner app. */
   reached: boolean;
+  /** The response was torn down, or nothing was sent. */
   aborted: boolean;
+  /** The probe's timeout (`CheckOptions.timeout`) ran out before the response ended. */
   timedOut: boolean;
   /** The server's escape decision, for escape probes. */
   situation?: string;
+  /** Every violation the boundaries and the probe's own checks saw, in order. */
   violations: Violation[];
 }
 
 /** The whole report. */
 export interface CheckReport {
+  /** The middleware's name: `CheckOptions.name`, else the function's name, else `middleware`. */
   name: string;
   /** `fail` when any rule fails. */
   verdict: 'pass' | 'fail';
+  /** The escape grade, from the escape probes (see {@link Grade}). */
   grade: Grade;
+  /** What each escape probe came to: `n/a` when it was not run (filtered out by `probes`/`rules`). */
   escapes: Record<'websocket' | 'trailers' | 'push', EscapeOutcome | 'n/a'>;
+  /** One result per checked rule, in checklist order. */
   rules: RuleResult[];
+  /** What each probe saw, in the order they ran. */
   probes: ProbeResult[];
+  /** How many rules passed, failed, and did not apply. */
   counts: Record<Verdict, number>;
 }
 
@@ -81,6 +102,34 @@ export interface CheckOptions {
   headers?: HeaderList | Record<string, string>;
   /** Per-probe timeout in ms (default 2000). */
   timeout?: number;
+}
+
+/**
+ * One configuration of a middleware as `hatchway check` and `npm run conformance` check it: a
+ * module that exports `conformance: ConformanceEntry[]` is checked once per entry, each under
+ * its own name, instead of through its default export (docs/CONFORMANCE.md).
+ *
+ * @example
+ * ```ts
+ * import type { ConformanceEntry, Middleware } from 'hatchway';
+ *
+ * export default function auth(token: string): Middleware {
+ *   return (app) => (environ, startResponse) =>
+ *     environ.headers.some(([n, v]) => n === 'authorization' && v === `Bearer ${token}`) ? app(environ, startResponse) : (startResponse(401, []), []);
+ * }
+ *
+ * export const conformance: ConformanceEntry[] = [
+ *   { name: 'auth', make: () => auth('t'), options: { headers: { authorization: 'Bearer t' } } },
+ * ];
+ * ```
+ */
+export interface ConformanceEntry {
+  /** The name the report shows for this configuration (`cors`, `cors with credentials`…). */
+  name: string;
+  /** Builds the middleware in this configuration; called once per check. */
+  make(): Middleware;
+  /** Options for {@link checkMiddleware}: `headers` that let an auth gate through, say. */
+  options?: CheckOptions;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

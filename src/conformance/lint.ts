@@ -25,8 +25,11 @@ export interface LintOptions {
 export interface LintViolation extends Violation {
   /** Who broke it (the option `name`). */
   name: string;
+  /** The id of the broken rule, `HW-RSP-01` say. */
   rule: Violation['rule'];
+  /** The broken rule's title, as in docs/CHECKLIST.md. */
   title: string;
+  /** What to do instead, and the helper that does it. */
   hint: string;
 }
 

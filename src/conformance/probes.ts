@@ -15,6 +15,7 @@ import type { Call, Violation } from './watch.ts';
 export interface ProbeContext {
   /** The middleware's (outer) call of this request, once it started. */
   outer(): Call | undefined;
+  /** Records a violation the probe saw itself (beyond what the boundaries see). */
   report(violation: Violation): void;
   /** Chunks the probe's body produced (for the stall probe). */
   produced: number;
@@ -22,10 +23,13 @@ export interface ProbeContext {
 
 /** One probe. */
 export interface Probe {
+  /** The probe's name: what `CheckOptions.probes` and a rule's `probes` list it by (`plain`, `websocket`…). */
   readonly name: string;
   /** What it does, for reports. */
   readonly title: string;
+  /** The request the in-memory client sends through the middleware. */
   readonly request: TestRequest;
+  /** Builds the inner app that answers the request in the probe's particular way. */
   app(ctx: ProbeContext): App;
   /** Checks on the response, after the request (and a few ms for closing) are over. */
   verify?(res: TestResponse, ctx: ProbeContext): void;

@@ -19,13 +19,21 @@ import { copyEnviron, isEscapeResponse, mapBody, replayInput } from './helpers.t
 
 /** The classes of rules, in the checklist's order. */
 export const RULE_CLASSES = {
+  /** `HW-ENV-*`: what a middleware passes inward as the environ. */
   ENV: 'The environ passed inward',
+  /** `HW-HDR-*`: request and response header fields keep their order and duplicates. */
   HDR: 'Header lists',
+  /** `HW-RSP-*`: calling `startResponse`, and the status and headers it is given. */
   RSP: 'startResponse, status and headers',
+  /** `HW-BODY-*`: what the body yields and how it is iterated. */
   BODY: 'The body and its chunks',
+  /** `HW-CLOSE-*`: the inner body closed exactly once, on early return too, and not read after. */
   CLOSE: 'Closing',
+  /** `HW-IN-*`: the `input` passed inward, and `input` and `errors` left open. */
   IN: 'Request input and errors',
+  /** `HW-ERR-*`: errors are not swallowed. */
   ERR: 'Errors',
+  /** `HW-ESC-*`: server extensions, token responses and their control fields passed through. */
   ESC: 'Escapes',
 } as const;
 
@@ -34,8 +42,11 @@ export type RuleClass = keyof typeof RULE_CLASSES;
 
 /** A rule: what the checklist says, and how to see it kept and broken. */
 export interface Rule {
+  /** The stable id, `HW-<CLASS>-<nn>`: never renumbered, never reused. */
   readonly id: string;
+  /** The part of the interface the rule is about (see {@link RULE_CLASSES}). */
   readonly class: RuleClass;
+  /** The rule in one line, as the checklist's heading shows it. */
   readonly title: string;
   /** Why it matters: what breaks for whom when it is broken. */
   readonly why: string;
@@ -51,10 +62,19 @@ export interface Rule {
   readonly needsInner: boolean;
   /** Where the rule comes from. */
   readonly source: 'wsgiref.validate' | 'PEP 3333' | 'hatchway';
-  readonly examples: { readonly pass: Middleware; readonly fail: Middleware };
+  /** Runnable middleware: one that keeps the rule and one that breaks it (printed in docs/CHECKLIST.md, run by the tests). */
+  readonly examples: {
+    /** A middleware that keeps the rule: `checkMiddleware` passes it. */
+    readonly pass: Middleware;
+    /** A middleware that breaks the rule: `checkMiddleware` fails it on this rule. */
+    readonly fail: Middleware;
+  };
 }
 
-const rule = <const Id extends string>(r: Omit<Rule, 'id' | 'needsInner'> & { id: Id; needsInner?: boolean }): Rule & { id: Id } => ({ needsInner: true, ...r });
+const rule = <const Id extends string>(r: Omit<Rule, 'id' | 'needsInner'> & { id: Id; needsInner?: boolean }): Rule & {
+  /** The stable id, `HW-<CLASS>-<nn>`: never renumbered, never reused. */
+  readonly id: Id;
+} => ({ needsInner: true, ...r });
 
 /** A header adder: the simplest middleware that keeps every rule. */
 const addsHeader: Middleware = (app) => (environ, startResponse) =>

@@ -78,6 +78,7 @@ export abstract class PullBodyReader implements BodyReader {
     return new TextDecoder().decode(await this.bytes(limit));
   }
 
+  /** Iterates the body's chunks with `read()`, to its end (`for await (const chunk of environ.input)`). */
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
     for (let chunk = await this.read(); chunk !== null; chunk = await this.read()) yield chunk;
   }

@@ -21,9 +21,16 @@ export interface FileBodyOptions {
  * iterate it like any async iterable.
  */
 export class FileBody implements AsyncIterable<Uint8Array> {
+  /** The file's path, as given to {@link fileBody}. */
   readonly path: string;
+  /** The first byte to send, a 0-based offset (default 0). */
   readonly start: number;
+  /** The last byte to send, inclusive; `undefined`: to the end of the file. */
   readonly end: number | undefined;
+  /**
+   * @param path the file's path.
+   * @param options the byte range (default: the whole file).
+   */
   constructor(path: string, options: FileBodyOptions = {}) {
     this.path = path;
     this.start = options.start ?? 0;
@@ -37,6 +44,7 @@ export class FileBody implements AsyncIterable<Uint8Array> {
     return Math.max(0, last - this.start + 1);
   }
 
+  /** Reads the range from the file in chunks of up to 64 KiB, opening it on the first read and closing it after the last. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
     const handle = await open(this.path, 'r');
     try {

@@ -9,8 +9,11 @@ import type { HeaderList } from './types.ts';
 
 /** A complete error response: status, headers (with Content-Length) and body. */
 export interface ErrorResponse {
+  /** An `HttpError`'s status (400–599), else 500. */
   status: number;
+  /** `content-type: text/plain; charset=utf-8`, `content-length`, `x-content-type-options: nosniff`, and an `HttpError`'s own safe fields. */
   headers: HeaderList;
+  /** One line: an exposed `HttpError`'s message, else the status's standard phrase (`Internal Server Error`). */
   body: string;
   /** True when the error is a server fault worth logging (5xx, or not an HttpError). */
   log: boolean;

@@ -11,8 +11,11 @@ export const REPORT_KEY = 'hatchway.report';
 
 /** What the escape sink decided (the degrade table's row, situation and outcome). */
 export interface ReportedEscape {
+  /** The escape the response claimed: `websocket`, `trailers`, `push` or `http2` (`none` when a control field came without a claim). */
   kind: string;
+  /** What the server found (SPEC §7.3): `honoured`, `ineligible`, `body-altered`, `header-dropped`, `client-gone`…; `unreported` when the access log only saw the claim. */
   situation: string;
+  /** What the server did about it: `takeover`, `fallback`, `push`, `preload`, `emulate`, `refuse`…; `unreported` as above. */
   outcome: string;
 }
 
@@ -22,6 +25,7 @@ export interface ResponseReport {
   status: number;
   /** Body bytes written (not counting framing); 0 for a takeover. */
   bytes: number;
+  /** The protocol the response went over: `HTTP/1.0`, `HTTP/1.1` or `HTTP/2`. */
   protocol: Protocol;
   /** The escape decision of the response, if one was involved (the first, not a fallback's). */
   escape: ReportedEscape | undefined;

@@ -20,11 +20,20 @@ const TRANSITIONS: Record<State, Record<Call, Outcome>> = {
 
 /** The recorded response of one request, and the `startResponse` callable that fills it. */
 export class ResponseState {
+  /** `idle` (no `startResponse` yet), `started` (a status recorded; still replaceable with `excInfo`), `committed` (the head went out). */
   state: State = 'idle';
+  /** The recorded status code; 0 until `startResponse` is called. */
   status = 0;
+  /** The recorded reason phrase (`'404 Gone away'` gives `Gone away`), or `undefined`. */
   reason: string | undefined = undefined;
+  /** The recorded header list, as the app gave it (validated). */
   headers: HeaderList = [];
 
+  /**
+   * The `startResponse` to hand the app: validates and records the status and headers; a
+   * second call without `excInfo` throws `ERR_HATCHWAY_START_RESPONSE_TWICE`, and one with
+   * `excInfo` after the commit rethrows it (SPEC §3).
+   */
   readonly startResponse: StartResponse = (status: Status, headers: HeaderList, excInfo?: unknown): void => {
     const call: Call = excInfo === undefined || excInfo === null ? 'start' : 'replace';
     switch (TRANSITIONS[this.state][call]) {

@@ -16,7 +16,10 @@ export type { Chunk, Header, HeaderList } from '../wire/types.ts';
  * send without copying it through JavaScript. If the body object has a `close()` method the
  * server calls it exactly once, on every path (normal end, app error, client abort).
  */
-export type Body = (Iterable<Chunk> | AsyncIterable<Chunk>) & { close?: () => void };
+export type Body = (Iterable<Chunk> | AsyncIterable<Chunk>) & {
+  /** Called exactly once when the server (or the middleware above) is done with the body: after the last chunk, or when the client left early. */
+  close?: () => void;
+};
 
 /**
  * `startResponse(status, headers, excInfo?)` — records the status and headers of the response.
@@ -83,6 +86,7 @@ export interface BodyReader extends AsyncIterable<Uint8Array> {
 
 /** Where apps and middleware report errors; the server prefixes each line with the request id. */
 export interface ErrorStream {
+  /** Reports one message; the server writes it as a line prefixed with the request id. */
   write(message: string): void;
 }
 
@@ -110,9 +114,13 @@ export interface Environ {
   authority: string;
   /** Header fields, names lowercased, order and duplicates kept. No HTTP/2 pseudo-headers. */
   headers: HeaderList;
+  /** The client's IP address as the socket sees it (a proxy's, behind one: see `hatchway/middleware/proxy-headers`); `''` when unknown. */
   remoteAddress: string;
+  /** The client's TCP port; 0 when unknown. */
   remotePort: number;
+  /** The server's IP address the request arrived on; `''` when unknown. */
   localAddress: string;
+  /** The server's TCP port the request arrived on (8000, say); 0 when unknown. */
   localPort: number;
   /** A request id unique within this process. */
   requestId: string;

@@ -79,7 +79,13 @@ const CATALOGUE = {
 export type ErrorCode = keyof typeof CATALOGUE;
 
 /** The codes of errors that become a response: those with a status, made with {@link httpError}. */
-export type HttpErrorCode = { [K in ErrorCode]: (typeof CATALOGUE)[K] extends { status: number } ? K : never }[ErrorCode];
+export type HttpErrorCode = { [K in ErrorCode]: (typeof CATALOGUE)[K] extends {
+    /** The catalogue entry's response status. */
+    status: number;
+  }
+    ? K
+    : never;
+}[ErrorCode];
 
 /** The catalogue itself, for checkers and docs: code → message template, status, expose. */
 export const ERRORS: Readonly<Record<ErrorCode, ErrorEntry>> = CATALOGUE;
@@ -88,7 +94,10 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorEntry>> = CATALOGUE;
 export const ERROR_BRAND: unique symbol = Symbol.for('hatchway.error') as never;
 
 /** An `http-errors` `HttpError` that carries a catalogue code. */
-export type HatchwayHttpError = HttpError & { readonly code: HttpErrorCode };
+export type HatchwayHttpError = HttpError & {
+  /** The catalogue code, `ERR_HATCHWAY_BODY_TOO_LARGE` say: stable, unlike the message. */
+  readonly code: HttpErrorCode;
+};
 
 /** The message of `code` with `args` filled in. */
 export function errorMessage(code: ErrorCode, ...args: unknown[]): string {
@@ -98,8 +107,14 @@ export function errorMessage(code: ErrorCode, ...args: unknown[]): string {
 
 /** An error with a stable `code`; assert on the code, not the message. */
 export class HatchwayError extends Error {
+  /** The catalogue code, `ERR_HATCHWAY_START_RESPONSE_TWICE` say: stable, unlike the message. */
   readonly code: ErrorCode;
+  /** The brand {@link isHatchwayError} and `instanceof` recognise across copies of the package. */
   declare readonly [ERROR_BRAND]: 'HatchwayError';
+  /**
+   * @param code the catalogue code.
+   * @param args the values filled into the code's message template, in order.
+   */
   constructor(code: ErrorCode, ...args: unknown[]) {
     super(errorMessage(code, ...args));
     this.code = code;
@@ -133,7 +148,10 @@ export function httpError(code: HttpErrorCode, ...args: unknown[]): HatchwayHttp
  * True for an error from any copy of hatchway (a {@link HatchwayError} or an {@link httpError}),
  * optionally with the given code.
  */
-export function isHatchwayError(value: unknown, code?: ErrorCode): value is Error & { code: ErrorCode } {
+export function isHatchwayError(value: unknown, code?: ErrorCode): value is Error & {
+  /** The error's catalogue code. */
+  code: ErrorCode;
+} {
   return brandOf(value) !== undefined && typeof (value as { code?: unknown }).code === 'string' && (code === undefined || (value as { code: unknown }).code === code);
 }
 
