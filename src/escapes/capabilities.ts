@@ -26,8 +26,11 @@ export interface EscapeCapableSink extends ResponseSink {
 
 /** What this request can really have, decided by the front-end from the wire, not from environ. */
 export interface Eligibility {
+  /** The request is a websocket handshake this connection can complete. */
   websocket: boolean;
+  /** Trailers reach this client (HTTP/2, or HTTP/1.1 with `TE: trailers`). */
   trailers: boolean;
+  /** The client allows push (HTTP/2 with SETTINGS_ENABLE_PUSH). */
   push: boolean;
 }
 
@@ -35,8 +38,11 @@ export interface Eligibility {
 export interface EscapeContext {
   /** The environ the server built (fallback apps receive it). */
   environ: Environ;
+  /** The request's escape registry: extensions register here, the sink looks tokens up here. */
   registry: EscapeRegistry;
+  /** `HTTP/1` or `HTTP/2`: the degrade table's column. */
   protocol: ProtocolFamily;
+  /** What the connection can really have, decided from the wire. */
   eligible: Eligibility;
   /** Told each decision the escape sink makes (an access log, a test client). */
   onDecision?: ((decision: EscapeDecision) => void) | undefined;

@@ -31,11 +31,17 @@ export interface RespondOptions {
 
 /** HTTP/2 settings as the handler sees them (the subset both sides report). */
 export interface Http2Settings {
+  /** SETTINGS_ENABLE_PUSH: the peer accepts PUSH_PROMISE. */
   enablePush?: boolean;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS: streams open at once. */
   maxConcurrentStreams?: number;
+  /** SETTINGS_INITIAL_WINDOW_SIZE: a new stream's flow-control window, in bytes. */
   initialWindowSize?: number;
+  /** SETTINGS_MAX_FRAME_SIZE: the largest frame payload, in bytes. */
   maxFrameSize?: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE: the largest uncompressed header list, in bytes. */
   maxHeaderListSize?: number;
+  /** SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): extended CONNECT, for websockets over HTTP/2. */
   enableConnectProtocol?: boolean;
 }
 
@@ -52,7 +58,14 @@ export interface Http2AppStream {
   /** Whether `push()` can really push (the client allows it). */
   readonly pushAllowed: boolean;
   /** The session's settings, ours and the peer's; `undefined` when emulated. */
-  readonly settings: { local: Http2Settings; remote: Http2Settings } | undefined;
+  readonly settings:
+    | {
+        /** What this server announced. */
+        local: Http2Settings;
+        /** What the peer announced. */
+        remote: Http2Settings;
+      }
+    | undefined;
   /** The request body. */
   readonly body: BodyReader;
   /** Aborted when the client resets the stream or goes away. */
@@ -82,6 +95,7 @@ export type Http2App = (stream: Http2AppStream, environ: Environ) => void | Prom
 
 /** What the `hatchway.http2` extension registers. */
 export interface Http2Registration extends BaseRegistration {
+  /** The native handler that owns the stream when the escape is honoured. */
   handler: Http2App;
   /** The environ the handler sees (the one the app saw); default: the server's. */
   environ?: Environ;

@@ -16,6 +16,7 @@ import { REPORT_KEY, type ResponseReport } from '../gateway/report.ts';
 
 /** What {@link installEscapes} gives the front-end. */
 export interface Installed {
+  /** The request's escape registry: extensions register here, the sink looks tokens up here. */
   registry: EscapeRegistry;
   /** The sink to hand the runner. */
   sink: EscapeSink;
@@ -23,10 +24,13 @@ export interface Installed {
 
 /** Options of {@link installEscapes}. */
 export interface InstallOptions {
+  /** `HTTP/1` or `HTTP/2`: the degrade table's column. */
   protocol: ProtocolFamily;
+  /** What the connection can really have, decided from the wire. */
   eligible: Eligibility;
   /** Early Hints can be sent on this connection. */
   earlyHints: boolean;
+  /** Most escapes one request may register (default 16, `DEFAULT_MAX_REGISTRATIONS`); more is `ERR_HATCHWAY_TOO_MANY_ESCAPES`. */
   maxRegistrations?: number;
   /** Told each decision the escape sink makes. */
   onDecision?: EscapeContext['onDecision'];

@@ -26,6 +26,7 @@ export interface PushResource {
 
 /** What an app registers. */
 export interface PushRegistration extends BaseRegistration {
+  /** The resources to push, or to announce as `Link: rel=preload` where push is not possible. */
   resources: PushResource[];
   /** Send a 103 Early Hints with the preload links at registration, where it helps (default true). */
   earlyHints?: boolean;

@@ -23,7 +23,9 @@ export interface Capabilities {
 
 /** Everything {@link recognize} looks at. */
 export interface RecognitionInput {
+  /** The request method. */
   method: string;
+  /** The committed status code. */
   status: number;
   /** The response headers as the runner committed them, control fields included. */
   headers: HeaderList;
@@ -31,7 +33,9 @@ export interface RecognitionInput {
   held: Uint8Array | undefined;
   /** The held bytes are the whole body. */
   ended: boolean;
+  /** The request's registry, where tokens are looked up. */
   registry: EscapeRegistry;
+  /** What this request can have and the front-end can do. */
   can: Capabilities;
   /** The client left before the commit point. */
   clientGone: boolean;
@@ -43,6 +47,7 @@ export interface Recognition {
   kind: ClaimKind;
   /** The issued registration claimed; `undefined` for `none` and for a token never issued. */
   entry: Entry | undefined;
+  /** What the server found: the degrade table's situation (SPEC §7.3). */
   situation: Situation;
   /** The body is exactly the claimed token (for `answered`, any token of the request; for `not-issued`, a token-shaped body). */
   bodyIsToken: boolean;

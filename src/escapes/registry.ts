@@ -30,8 +30,16 @@ const KINDS: ReadonlySet<string> = new Set<EscapeKind>(['websocket', 'trailers',
 // SPEC §7.3: `hatchway-escape: OWS kind 1*SP token OWS`.
 const CONTROL_VALUE = /^[ \t]*([a-z0-9]+) +(hw1\.[A-Za-z0-9_-]{24})[ \t]*$/;
 
+/** A control field's value, parsed. */
+export interface ControlValue {
+  /** The escape kind the field claims. */
+  kind: EscapeKind;
+  /** The token: `hw1.` and 24 base64url characters. */
+  token: string;
+}
+
 /** A control field's value, parsed: `undefined` when it is malformed (it then claims nothing). */
-export function parseControl(value: string): { kind: EscapeKind; token: string } | undefined {
+export function parseControl(value: string): ControlValue | undefined {
   const m = CONTROL_VALUE.exec(value);
   if (m === null || !KINDS.has(m[1]!)) return undefined;
   return { kind: m[1] as EscapeKind, token: m[2]! };
@@ -56,8 +64,11 @@ export interface BaseRegistration {
 
 /** One registered escape. */
 export interface Entry<R extends BaseRegistration = BaseRegistration> {
+  /** The escape's kind. */
   readonly kind: EscapeKind;
+  /** The token its response must carry in the body and the control field. */
   readonly token: string;
+  /** What the app registered (handlers, fallback, `onRelease`). */
   readonly registration: R;
   /** Set when the server honours (or degrades) it: a token is good for one response only. */
   used: boolean;

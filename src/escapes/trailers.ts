@@ -45,7 +45,9 @@ export type TrailersExtension = (registration: TrailersRegistration) => string;
 
 /** Options of {@link sendWithTrailers}: the registration plus the response's status and headers. */
 export interface TrailersResponse extends Omit<TrailersRegistration, 'status'> {
+  /** The response's status (a number or `'200 OK'`; default 200). */
   status?: Status;
+  /** The response's header fields; `sendWithTrailers` adds the control field. */
   headers?: HeaderList;
 }
 

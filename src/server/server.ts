@@ -33,7 +33,12 @@ export interface ServerOptions {
    * PEM certificate and key: when given, the port also speaks TLS, with ALPN choosing
    * HTTP/2 (`h2`) or HTTP/1.1.
    */
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  tls?: {
+    /** The PEM certificate chain. */
+    cert: string | Buffer;
+    /** The PEM private key for `cert`. */
+    key: string | Buffer;
+  };
   /**
    * Accept cleartext HTTP/1.1 and h2c on the port as well (default `true`). With `tls` set,
    * `false` makes the port TLS-only.
@@ -113,7 +118,9 @@ export interface ServerOptions {
  * ```
  */
 export class Server {
+  /** The app this server runs. */
   readonly app: App;
+  /** The options the server was created with, as given. */
   readonly options: Readonly<ServerOptions>;
   readonly #listener: Listener;
   readonly #http: HttpServer;

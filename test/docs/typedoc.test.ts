@@ -24,44 +24,7 @@ const typedoc = join(root, 'node_modules', 'typedoc', 'bin', 'typedoc');
  * anywhere still fails; these are reported as `todo` until the doc comments land, and this list
  * must then be emptied.
  */
-const PENDING = new Set<string>([
-  'hatchway.TrailersResponse.status (Property), defined in hatchway/src/escapes/trailers.ts',
-  'hatchway.TrailersResponse.headers (Property), defined in hatchway/src/escapes/trailers.ts',
-  'hatchway.PushRegistration.resources (Property), defined in hatchway/src/escapes/push.ts',
-  'hatchway.Http2AppStream.settings.__type.local (Property), defined in hatchway/src/escapes/http2-app.ts',
-  'hatchway.Http2AppStream.settings.__type.remote (Property), defined in hatchway/src/escapes/http2-app.ts',
-  'hatchway.Http2Registration.handler (Property), defined in hatchway/src/escapes/http2-app.ts',
-  'hatchway.Http2Settings.enablePush (Property), defined in hatchway/src/escapes/http2-app.ts',
-  'hatchway.Http2Settings.maxConcurrentStreams (Property), defined in hatchway/src/escapes/http2-app.ts',
-  'hatchway.Http2Settings.initialWindowSize (Property), defined in hatchway/src/escapes/http2-app.ts',
-  'hatchway.Http2Settings.maxFrameSize (Property), defined in hatchway/src/escapes/http2-app.ts',
-  'hatchway.Http2Settings.maxHeaderListSize (Property), defined in hatchway/src/escapes/http2-app.ts',
-  'hatchway.Http2Settings.enableConnectProtocol (Property), defined in hatchway/src/escapes/http2-app.ts',
-  'hatchway/host.Installed.registry (Property), defined in hatchway/src/escapes/install.ts',
-  'hatchway/host.InstallOptions.protocol (Property), defined in hatchway/src/escapes/install.ts',
-  'hatchway/host.InstallOptions.eligible (Property), defined in hatchway/src/escapes/install.ts',
-  'hatchway/host.InstallOptions.maxRegistrations (Property), defined in hatchway/src/escapes/install.ts',
-  'hatchway/host.EscapeContext.registry (Property), defined in hatchway/src/escapes/capabilities.ts',
-  'hatchway/host.EscapeContext.protocol (Property), defined in hatchway/src/escapes/capabilities.ts',
-  'hatchway/host.EscapeContext.eligible (Property), defined in hatchway/src/escapes/capabilities.ts',
-  'hatchway/host.Eligibility.websocket (Property), defined in hatchway/src/escapes/capabilities.ts',
-  'hatchway/host.Eligibility.trailers (Property), defined in hatchway/src/escapes/capabilities.ts',
-  'hatchway/host.Eligibility.push (Property), defined in hatchway/src/escapes/capabilities.ts',
-  'hatchway/host.Recognition.situation (Property), defined in hatchway/src/escapes/recognize.ts',
-  'hatchway/host.RecognitionInput.method (Property), defined in hatchway/src/escapes/recognize.ts',
-  'hatchway/host.RecognitionInput.status (Property), defined in hatchway/src/escapes/recognize.ts',
-  'hatchway/host.RecognitionInput.registry (Property), defined in hatchway/src/escapes/recognize.ts',
-  'hatchway/host.RecognitionInput.can (Property), defined in hatchway/src/escapes/recognize.ts',
-  'hatchway/host.parseControl.__type.kind (Property), defined in hatchway/src/escapes/registry.ts',
-  'hatchway/host.parseControl.__type.token (Property), defined in hatchway/src/escapes/registry.ts',
-  'hatchway/host.Entry.kind (Property), defined in hatchway/src/escapes/registry.ts',
-  'hatchway/host.Entry.token (Property), defined in hatchway/src/escapes/registry.ts',
-  'hatchway/host.Entry.registration (Property), defined in hatchway/src/escapes/registry.ts',
-  'hatchway/server.Server.app (Property), defined in hatchway/src/server/server.ts',
-  'hatchway/server.Server.options (Property), defined in hatchway/src/server/server.ts',
-  'hatchway/server.ServerOptions.tls.__type.cert (Property), defined in hatchway/src/server/server.ts',
-  'hatchway/server.ServerOptions.tls.__type.key (Property), defined in hatchway/src/server/server.ts',
-]);
+const PENDING = new Set<string>([]);
 
 interface Project {
   children?: { name: string }[];
