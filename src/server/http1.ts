@@ -46,11 +46,50 @@ export interface H1Context extends RequestHost {
   tunnels(): TunnelEngine;
 }
 
-/** An HTTP/1.1 request that arrived on node:http's `'upgrade'` event. */
+/** An HTTP/1.1 request that arrived on node:http's `'upgrade'` or `'connect'` event. */
 interface UpgradeContext {
   socket: Socket;
   head: Buffer;
   upgraded: boolean;
+  /** The client ended its side before the switch (a client that left, or half-closed early). */
+  ended: boolean;
+  /** Stops reading ahead; returns `head` and every byte that came after it, to be replayed. */
+  take(): Buffer;
+}
+
+// Bytes read ahead of the switch, at most (then the socket is paused: backpressure).
+const READ_AHEAD = 64 * 1024;
+
+/**
+ * Reads the socket until the switch, so that a client that leaves before it is seen (its
+ * FIN); what it sent meanwhile is kept and replayed first after the switch.
+ */
+function readAhead(socket: Socket, head: Buffer): UpgradeContext {
+  const parts = [head];
+  let size = head.byteLength;
+  const onData = (chunk: Buffer): void => {
+    parts.push(chunk);
+    size += chunk.byteLength;
+    if (size > READ_AHEAD) socket.pause();
+  };
+  const onEnd = (): void => {
+    ctx.ended = true;
+  };
+  socket.on('data', onData);
+  socket.once('end', onEnd);
+  const ctx: UpgradeContext = {
+    socket,
+    head,
+    upgraded: false,
+    ended: false,
+    take() {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.pause();
+      return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    },
+  };
+  return ctx;
 }
 
 /**
@@ -66,7 +105,7 @@ export function handleH1Upgrade(ctx: H1Context, req: IncomingMessage, socket: So
   res.assignSocket(socket);
   res.shouldKeepAlive = false;
   res.on('finish', () => socket.end());
-  handleH1(ctx, req, res, false, { socket, head, upgraded: false });
+  handleH1(ctx, req, res, false, readAhead(socket, head));
 }
 
 /** Handles one request; `expectContinue` is set for requests that carry `Expect: 100-continue`. */
@@ -244,7 +283,7 @@ export class H1Sink implements ResponseSink, EscapeCapableSink, Watched {
     // The response object is done with: let shutdown tracking see it end.
     this.#res.emit('close');
     try {
-      this.#ctx.websockets().upgrade(this.#req, upgrade.socket, upgrade.head, { headers, registration, environ }, onSocket);
+      this.#ctx.websockets().upgrade(this.#req, upgrade.socket, upgrade.take(), { headers, registration, environ }, onSocket);
     } catch (err) {
       // The socket is ours alone now: a failure must answer and close it, not leave it open.
       if (!upgrade.socket.destroyed) upgrade.socket.end('HTTP/1.1 500 Internal Server Error\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -266,9 +305,14 @@ export class H1Sink implements ResponseSink, EscapeCapableSink, Watched {
     this.clock.stop();
     this.#res.detachSocket(socket);
     this.#res.emit('close');
-    if (socket.destroyed || !socket.writable) return;
+    const head = upgrade.take();
+    // A client that ended its side before the switch has left (or will send nothing): no switch.
+    if (socket.destroyed || !socket.writable || upgrade.ended) {
+      socket.destroy();
+      return;
+    }
     socket.write(switchHead(this.#req.method === 'CONNECT' ? undefined : protocol, headers));
-    onConnection(this.#ctx.tunnels().fromSocket(socket, upgrade.head, environ));
+    onConnection(this.#ctx.tunnels().fromSocket(socket, head, environ));
   }
 
   earlyHints(links: string[]): void {
