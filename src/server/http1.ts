@@ -284,6 +284,8 @@ export class H1Sink implements ResponseSink, EscapeCapableSink, Watched {
     this.#res.emit('close');
     try {
       this.#ctx.websockets().upgrade(this.#req, upgrade.socket, upgrade.take(), { headers, registration, environ }, onSocket);
+      // ws attached its reader (synchronously); the read-ahead left the socket paused.
+      upgrade.socket.resume();
     } catch (err) {
       // The socket is ours alone now: a failure must answer and close it, not leave it open.
       if (!upgrade.socket.destroyed) upgrade.socket.end('HTTP/1.1 500 Internal Server Error\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
