@@ -68,6 +68,7 @@ export { nextRequestId } from './gateway/request-id.ts';
 export { UNDECODED_PATH, acceptUndecodedPaths, takesUndecodedPaths } from './gateway/raw-path.ts';
 export { splitTarget, decodePath, type SplitTarget, type SplitOptions } from './protocol/target.ts';
 export { CONNECTION_SPECIFIC, SINGLE_VALUE_FIELDS, toHeaderObject, type HeaderObject } from './protocol/fields.ts';
+export { requestedH1, requestedH2, chooseProtocol } from './protocol/upgrade.ts';
 export { installEscapes, type Installed, type InstallOptions } from './escapes/install.ts';
 export { EscapeSink, type EscapeCapableSink, type EscapeContext, type Eligibility } from './escapes/sink.ts';
 export {

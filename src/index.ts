@@ -50,6 +50,15 @@ export {
   type WebSocketExtension,
 } from './escapes/websocket.ts';
 export {
+  acceptUpgrade,
+  upgrade,
+  upgradeFallback,
+  UPGRADE_KEY,
+  CONNECT_PROTOCOL,
+  type UpgradeRegistration,
+  type UpgradeExtension,
+} from './escapes/upgrade.ts';
+export {
   sendWithTrailers,
   withoutTrailers,
   TRAILERS_KEY,

@@ -26,7 +26,7 @@ export type Report = (violation: Violation, environ?: Environ) => void;
 
 const NOTHING = Symbol('nothing');
 const KEEP = 64; // bytes of a body kept to compare token responses
-const BODY_KINDS = new Set(['websocket', 'trailers', 'http2']);
+const BODY_KINDS = new Set(['websocket', 'trailers', 'http2', 'upgrade']);
 const BODYLESS = new Set([204, 205, 304]);
 
 /** What one call of an app through a boundary did. */

@@ -11,6 +11,8 @@ import type { Http2Registration } from './http2-app.ts';
 import type { PushResource } from './push.ts';
 import type { EscapeRegistry } from './registry.ts';
 import type { WebSocketRegistration } from './websocket.ts';
+import type { UpgradeRegistration } from './upgrade.ts';
+import type { Duplex } from 'node:stream';
 
 /** The front-end capabilities escapes need, beyond the runner's {@link ResponseSink}. */
 export interface EscapeCapableSink extends ResponseSink {
@@ -22,6 +24,12 @@ export interface EscapeCapableSink extends ResponseSink {
   push?(resources: PushResource[]): void;
   /** Runs an HTTP/2 handler on the real stream, with these extra response headers; settles when the handler did. */
   http2?(registration: Http2Registration, headers: HeaderList, environ: Environ): void | Promise<void>;
+  /**
+   * Switches the connection to `protocol` (SPEC §7.10) — `101` + `Upgrade`, or `200` to a
+   * CONNECT — with these extra headers, and calls `onConnection` with it as a Duplex
+   * (synchronously, or never: the client left before the switch).
+   */
+  acceptUpgrade?(headers: HeaderList, protocol: string, registration: UpgradeRegistration, environ: Environ, onConnection: (duplex: Duplex) => void): void;
 }
 
 /** What this request can really have, decided by the front-end from the wire, not from environ. */
@@ -32,6 +40,8 @@ export interface Eligibility {
   trailers: boolean;
   /** The client allows push (HTTP/2 with SETTINGS_ENABLE_PUSH). */
   push: boolean;
+  /** The protocols the request asks to switch to (`requestedH1`/`requestedH2`); absent: none. */
+  upgrade?: readonly string[] | undefined;
 }
 
 /** Everything the escape sink needs to know about its request. */

@@ -5,7 +5,7 @@
  */
 
 /** The kinds of escape a request can register. */
-export type EscapeKind = 'websocket' | 'trailers' | 'push' | 'http2';
+export type EscapeKind = 'websocket' | 'trailers' | 'push' | 'http2' | 'upgrade';
 
 /** Protocol families the table distinguishes. */
 export type ProtocolFamily = 'HTTP/1' | 'HTTP/2';
@@ -17,7 +17,7 @@ export type ProtocolFamily = 'HTTP/1' | 'HTTP/2';
  *   handshake; HTTP/1.1 without `TE: trailers`; push disabled by the client).
  * - `ineligible-required`: as `ineligible`, and the registration declared the feature required.
  * - `answered`: the response's status is not the one the token response had (200 for
- *   `websocket` and `http2`, the registration's own for `trailers`): a middleware answered
+ *   `websocket`, `upgrade` and `http2`, the registration's own for `trailers`): a middleware answered
  *   (a 401, a 403, a lazy 304), so its status and headers win and the escape never runs.
  * - `body-altered`: control header present, but the body is not byte-identical to the token.
  * - `header-dropped`: no control header, but the body is still the token.
@@ -64,6 +64,10 @@ const websocket: Row = {
   'client-gone': 'release',
   'not-issued': 'refuse',
 };
+
+// The generic upgrade (SPEC §7.10) degrades as a websocket does: it is one, for any protocol.
+// Its fallback is the registration's (426 with `Upgrade`, 405 or 501 for CONNECT).
+const upgrade: Row = { ...websocket };
 
 const trailers: Row = {
   honoured: 'takeover',
@@ -130,16 +134,19 @@ export const DEGRADE: Readonly<Record<ClaimKind, Readonly<Record<ProtocolFamily,
   trailers: { 'HTTP/1': trailers, 'HTTP/2': trailers },
   push: { 'HTTP/1': pushH1, 'HTTP/2': pushH2 },
   http2: { 'HTTP/1': http2H1, 'HTTP/2': http2H2 },
+  upgrade: { 'HTTP/1': upgrade, 'HTTP/2': upgrade },
   none: { 'HTTP/1': none, 'HTTP/2': none },
 };
 
 /** Which kinds replace the whole response, so their token must also be the body. */
-export const BODY_KINDS: ReadonlySet<EscapeKind> = new Set(['websocket', 'trailers', 'http2']);
+export const BODY_KINDS: ReadonlySet<EscapeKind> = new Set(['websocket', 'trailers', 'http2', 'upgrade']);
 
 /** One sentence per outcome, for SPEC.md and error messages. */
 export const OUTCOMES: Readonly<Record<Outcome, string>> = {
-  takeover: 'the escape runs on the real connection (101 + `ws.WebSocket`; streamed body + trailers; the native stream)',
-  fallback: "the registration's fallback app answers instead (websocket: 426 with `Upgrade: websocket`)",
+  takeover:
+    'the escape runs on the real connection (101 + `ws.WebSocket`; streamed body + trailers; the native stream; upgrade: 101 + `Upgrade: <protocol>`, or 200 to a CONNECT, and the connection as a Duplex)',
+  fallback:
+    "the registration's fallback app answers instead (websocket: 426 with `Upgrade: websocket`; upgrade: 426 with `Upgrade: <protocols>`, 405 to a CONNECT-only registration, 501 to a CONNECT)",
   middleware: "the middleware's response is sent as it is, control header stripped",
   answer:
     "the middleware's status and headers are sent, with its body — unless that body is the token, then the http-errors body for the status (none for HEAD, 1xx, 204, 304); the escape never runs",

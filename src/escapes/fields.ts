@@ -8,6 +8,7 @@ import type { App, HeaderList } from '../gateway/types.ts';
 import type { EscapeKind } from './degrade.ts';
 import { http2Fallback, type Http2Registration } from './http2-app.ts';
 import { trailersFallback, type TrailersRegistration } from './trailers.ts';
+import { upgradeFallback, type UpgradeRegistration } from './upgrade.ts';
 import { websocketFallback, type WebSocketRegistration } from './websocket.ts';
 
 /** Fields computed over the body that reached the server: over a token body they describe 28 random bytes. */
@@ -31,10 +32,11 @@ export function withCarried(own: HeaderList, carried: HeaderList): HeaderList {
   return [...own, ...carried.filter(([name]) => !names.has(name.toLowerCase()))];
 }
 
-/** Each body kind's own default fallback (SPEC §7.5, §7.6, §7.8). */
+/** Each body kind's own default fallback (SPEC §7.5, §7.6, §7.8, §7.10). */
 export function defaultFallback(kind: EscapeKind, registration: unknown): App {
   if (kind === 'trailers') return trailersFallback(registration as TrailersRegistration);
   if (kind === 'http2') return http2Fallback(registration as Http2Registration);
+  if (kind === 'upgrade') return upgradeFallback(registration as UpgradeRegistration);
   return websocketFallback(registration as WebSocketRegistration);
 }
 

@@ -11,6 +11,7 @@ import { EscapeSink, type EscapeCapableSink, type EscapeContext, type Eligibilit
 import { TRAILERS_KEY, type TrailersRegistration } from './trailers.ts';
 import { WEBSOCKET_KEY, type WebSocketRegistration } from './websocket.ts';
 import { HTTP2_KEY, type Http2Registration } from './http2-app.ts';
+import { UPGRADE_KEY, validateUpgrade, type UpgradeRegistration } from './upgrade.ts';
 import { Reporter } from './report.ts';
 import { REPORT_KEY, type ResponseReport } from '../gateway/report.ts';
 
@@ -36,7 +37,7 @@ export interface InstallOptions {
   onDecision?: EscapeContext['onDecision'];
 }
 
-/** Puts `hatchway.websocket`, `hatchway.trailers`, `hatchway.push` and `hatchway.http2` in `environ`. */
+/** Puts `hatchway.websocket`, `hatchway.trailers`, `hatchway.push`, `hatchway.http2` and `hatchway.upgrade` in `environ`. */
 export function installEscapes(environ: Environ, inner: EscapeCapableSink, options: InstallOptions): Installed {
   const registry = new EscapeRegistry(options.maxRegistrations, (err) => environ.errors.write(String(err)));
   const ctx: EscapeContext = { environ, registry, protocol: options.protocol, eligible: options.eligible, onDecision: options.onDecision };
@@ -77,6 +78,14 @@ export function installEscapes(environ: Environ, inner: EscapeCapableSink, optio
     }
     return token;
   };
+  // Present only where the front-end can switch a connection (SPEC §7.10); elsewhere
+  // acceptUpgrade answers with the fallback by itself.
+  if (inner.acceptUpgrade !== undefined) {
+    environ[UPGRADE_KEY] = (registration: UpgradeRegistration): string => {
+      validateUpgrade(registration);
+      return registry.register('upgrade', registration);
+    };
+  }
   // Present only where the handler can run on a real stream (SPEC §7.1): elsewhere upgradeTo
   // emulates inside the middleware chain, so the chain's headers and interceptors apply.
   if (inner.http2 !== undefined) {

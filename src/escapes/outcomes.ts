@@ -1,7 +1,7 @@
 /**
  * The outcomes of the degrade table that replace the response (SPEC §7.4), each carried out
  * on the front-end's sink: the `answer` and error responses as small apps that the escape
- * sink runs through `run()`, and the two takeovers that hand the request to a callback.
+ * sink runs through `run()`, and the takeovers that hand the request to a callback.
  * Takeover callbacks run first; the registrations are released after them (SPEC §7.2).
  */
 import { errorResponse, formatError } from '../gateway/error-response.ts';
@@ -10,6 +10,7 @@ import { answerBody } from './fields.ts';
 import type { Http2Registration } from './http2-app.ts';
 import type { EscapeCapableSink } from './capabilities.ts';
 import type { WebSocketRegistration } from './websocket.ts';
+import { chooseProtocol, type UpgradeRegistration } from './upgrade.ts';
 
 /** The `answer` outcome with a token body: the middleware's status and fields, the http-errors text as the body. */
 export function answerApp(status: number, fields: HeaderList): App {
@@ -50,6 +51,34 @@ export function takeWebSocket(inner: EscapeCapableSink, registration: WebSocketR
     if (!called) release();
   } catch (err) {
     // The handshake failed (a throwing protocol() callback): the front-end answers or closes.
+    environ.errors.write(formatError(err));
+    inner.abort(err);
+    release();
+  }
+}
+
+/**
+ * Switches the connection to the protocol the request asked for and the registration speaks,
+ * runs `onConnection` (a throw is reported and destroys the connection), then releases. A
+ * client that left before the switch gets nothing: the registrations are released.
+ */
+export function takeUpgrade(inner: EscapeCapableSink, registration: UpgradeRegistration, fields: HeaderList, environ: Environ, requested: readonly string[], release: () => void): void {
+  let called = false;
+  try {
+    const protocol = chooseProtocol(requested, registration.protocols)!;
+    inner.acceptUpgrade!(fields, protocol, registration, environ, (duplex) => {
+      called = true;
+      try {
+        registration.onConnection(duplex, environ);
+      } catch (err) {
+        environ.errors.write(formatError(err));
+        duplex.destroy();
+      } finally {
+        release();
+      }
+    });
+    if (!called) release();
+  } catch (err) {
     environ.errors.write(formatError(err));
     inner.abort(err);
     release();

@@ -7,6 +7,7 @@
 import type { HeaderList } from '../gateway/types.ts';
 import { bodyForbidden, getHeader } from '../protocol/headers.ts';
 import { BODY_KINDS, type ClaimKind, type Situation } from './degrade.ts';
+import { chooseProtocol } from '../protocol/upgrade.ts';
 import { TOKEN_LENGTH, isControlName, isTokenShaped, parseControl, type EscapeRegistry, type Entry } from './registry.ts';
 
 /** What this request can really have and the front-end can really do. */
@@ -19,6 +20,11 @@ export interface Capabilities {
   push: boolean;
   /** An HTTP/2 handler can run on a real stream. */
   http2: boolean;
+  /**
+   * The protocols the request asks to switch to (SPEC §7.10: an `Upgrade`, a CONNECT, an
+   * extended CONNECT's `:protocol`) that the front-end can take over; absent or empty: none.
+   */
+  upgrade?: readonly string[] | undefined;
 }
 
 /** Everything {@link recognize} looks at. */
@@ -60,14 +66,20 @@ export interface Recognition {
 }
 
 /** What this request can have (`eligible`, from the wire) that the front-end's sink can also do. */
-export function capabilities(eligible: { websocket: boolean; trailers: boolean; push: boolean }, sink: { acceptWebSocket?: unknown; push?: unknown; http2?: unknown }): Capabilities {
+export function capabilities(
+  eligible: { websocket: boolean; trailers: boolean; push: boolean; upgrade?: readonly string[] | undefined },
+  sink: { acceptWebSocket?: unknown; push?: unknown; http2?: unknown; acceptUpgrade?: unknown },
+): Capabilities {
   return {
     websocket: eligible.websocket && sink.acceptWebSocket !== undefined,
     trailers: eligible.trailers,
     push: eligible.push && sink.push !== undefined,
     http2: sink.http2 !== undefined,
+    upgrade: eligible.upgrade !== undefined && sink.acceptUpgrade !== undefined ? eligible.upgrade : NO_PROTOCOLS,
   };
 }
+
+const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 
 /** True when the response must hold its first bytes before {@link recognize} can answer. */
 export function needsBody(method: string, status: number, headers: HeaderList, registry: EscapeRegistry): boolean {
@@ -155,6 +167,9 @@ function eligibility(entry: Entry, can: Capabilities): Situation {
       return can.websocket ? 'honoured' : 'ineligible';
     case 'http2':
       return can.http2 ? 'honoured' : 'ineligible';
+    case 'upgrade':
+      // The request asks for a protocol the registration speaks.
+      return chooseProtocol(can.upgrade ?? NO_PROTOCOLS, (entry.registration as { protocols: readonly string[] }).protocols) !== undefined ? 'honoured' : 'ineligible';
     case 'trailers':
       if (can.trailers) return 'honoured';
       return (entry.registration as { required?: boolean }).required === true ? 'ineligible-required' : 'ineligible';

@@ -25,7 +25,7 @@ const TOKEN_SHAPE = /^hw1\.[A-Za-z0-9_-]{24}$/;
 export const TOKEN_LENGTH = 28;
 
 /** The kinds a control field may name. */
-const KINDS: ReadonlySet<string> = new Set<EscapeKind>(['websocket', 'trailers', 'push', 'http2']);
+const KINDS: ReadonlySet<string> = new Set<EscapeKind>(['websocket', 'trailers', 'push', 'http2', 'upgrade']);
 
 // SPEC §7.3: `hatchway-escape: OWS kind 1*SP token OWS`.
 const CONTROL_VALUE = /^[ \t]*([a-z0-9]+) +(hw1\.[A-Za-z0-9_-]{24})[ \t]*$/;

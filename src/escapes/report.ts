@@ -15,6 +15,8 @@ import type { Http2AppStream, Http2Registration } from './http2-app.ts';
 import type { PushResource } from './push.ts';
 import type { WebSocketRegistration } from './websocket.ts';
 import type { WebSocket } from 'ws';
+import type { Duplex } from 'node:stream';
+import type { UpgradeRegistration } from './upgrade.ts';
 
 /** Observes one response on its way to the front-end's sink. */
 export class Reporter implements EscapeCapableSink {
@@ -29,6 +31,7 @@ export class Reporter implements EscapeCapableSink {
   acceptWebSocket?: EscapeCapableSink['acceptWebSocket'];
   push?: EscapeCapableSink['push'];
   http2?: EscapeCapableSink['http2'];
+  acceptUpgrade?: EscapeCapableSink['acceptUpgrade'];
   earlyHints?: EscapeCapableSink['earlyHints'];
 
   constructor(inner: EscapeCapableSink, environ: Environ, family: ProtocolFamily) {
@@ -40,6 +43,18 @@ export class Reporter implements EscapeCapableSink {
           this.#status = family === 'HTTP/1' ? 101 : 200; // RFC 6455 §4.2.2; RFC 8441 §5
           try {
             onSocket(ws);
+          } finally {
+            this.finish();
+          }
+        });
+    }
+    if (inner.acceptUpgrade) {
+      this.acceptUpgrade = (headers: HeaderList, protocol: string, registration: UpgradeRegistration, env: Environ, onConnection: (duplex: Duplex) => void) =>
+        inner.acceptUpgrade!(headers, protocol, registration, env, (duplex) => {
+          // RFC 9110 §15.2.2 (101) for an HTTP/1.1 Upgrade; a tunnel, or RFC 8441, is a 200.
+          this.#status = family === 'HTTP/1' && environ.method !== 'CONNECT' ? 101 : 200;
+          try {
+            onConnection(duplex);
           } finally {
             this.finish();
           }

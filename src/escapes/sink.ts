@@ -19,7 +19,8 @@ import { pushOrPreload } from './push.ts';
 import { streamTrailers, trailersRequired, type TrailersRegistration } from './trailers.ts';
 import type { WebSocketRegistration } from './websocket.ts';
 import type { Http2Registration } from './http2-app.ts';
-import { answerApp, errorApp, takeHttp2, takeWebSocket } from './outcomes.ts';
+import type { UpgradeRegistration } from './upgrade.ts';
+import { answerApp, errorApp, takeHttp2, takeUpgrade, takeWebSocket } from './outcomes.ts';
 import type { EscapeCapableSink, EscapeContext } from './capabilities.ts';
 
 export type { EscapeCapableSink, EscapeContext, EscapeDecision, Eligibility } from './capabilities.ts';
@@ -158,6 +159,10 @@ export class EscapeSink implements ResponseSink {
       case 'takeover':
         if (r.kind === 'websocket') return takeWebSocket(this.#inner, registration as WebSocketRegistration, this.#fields(BODY_FIELDS), this.#ctx.environ, this.#release);
         if (r.kind === 'http2') return takeHttp2(this.#inner, registration as Http2Registration, this.#fields(BODY_FIELDS), this.#ctx.environ, this.#release);
+        if (r.kind === 'upgrade') {
+          const requested = this.#ctx.eligible.upgrade ?? [];
+          return takeUpgrade(this.#inner, registration as UpgradeRegistration, this.#fields(BODY_FIELDS), this.#ctx.environ, requested, this.#release);
+        }
         return this.#withTrailers(r, registration as TrailersRegistration, true);
       case 'body-without-trailers':
         return this.#withTrailers(r, registration as TrailersRegistration, false);
@@ -203,7 +208,7 @@ export class EscapeSink implements ResponseSink {
   /** Runs the registration's fallback (or its kind's default) with the token response's fields. */
   #fallback(r: Recognition, registration: unknown): void {
     if (this.#carried !== undefined) return this.#fail(new HatchwayError('ERR_HATCHWAY_FALLBACK_FAILED')); // a fallback's own token did not survive
-    const app = (registration as { fallback?: App }).fallback ?? defaultFallback(r.kind as 'websocket' | 'trailers' | 'http2', registration);
+    const app = (registration as { fallback?: App }).fallback ?? defaultFallback(r.kind as 'websocket' | 'trailers' | 'http2' | 'upgrade', registration);
     this.#respond(app, new EscapeSink(this.#inner, this.#ctx, this.#fields(NOT_CARRIED)));
   }
 

@@ -20,6 +20,12 @@ import { StreamBodyReader } from './body-reader.ts';
 import { whenDrained } from './drain.ts';
 import { buildEnviron } from './environ.ts';
 import { RequestLifecycle, installOptions, type RequestHost } from './lifecycle.ts';
+import type { InstallOptions } from '../escapes/install.ts';
+import type { UpgradeRegistration } from '../escapes/upgrade.ts';
+import { requestedH1 } from '../protocol/upgrade.ts';
+import { CONNECTION_SPECIFIC } from '../protocol/fields.ts';
+import type { Duplex } from 'node:stream';
+import type { TunnelEngine } from './tunnel.ts';
 import { NO_DEADLINES, type Clock, type Watched } from './deadline.ts';
 import { httpError } from '../wire/errors.ts';
 
@@ -35,20 +41,62 @@ export interface H1Context extends RequestHost {
   closing: boolean;
   /** The websocket engine (created on the first upgrade). */
   websockets(): WebSocketEngine;
+  /** The upgraded connections (created on the first switch, SPEC §7.10). */
+  tunnels(): TunnelEngine;
 }
 
-/** An HTTP/1.1 request that arrived on node:http's `'upgrade'` event. */
+/** An HTTP/1.1 request that arrived on node:http's `'upgrade'` or `'connect'` event. */
 interface UpgradeContext {
   socket: Socket;
   head: Buffer;
   upgraded: boolean;
+  /** The client ended its side before the switch (a client that left, or half-closed early). */
+  ended: boolean;
+  /** Stops reading ahead; returns `head` and every byte that came after it, to be replayed. */
+  take(): Buffer;
+}
+
+// Bytes read ahead of the switch, at most (then the socket is paused: backpressure).
+const READ_AHEAD = 64 * 1024;
+
+/**
+ * Reads the socket until the switch, so that a client that leaves before it is seen (its
+ * FIN); what it sent meanwhile is kept and replayed first after the switch.
+ */
+function readAhead(socket: Socket, head: Buffer): UpgradeContext {
+  const parts = [head];
+  let size = head.byteLength;
+  const onData = (chunk: Buffer): void => {
+    parts.push(chunk);
+    size += chunk.byteLength;
+    if (size > READ_AHEAD) socket.pause();
+  };
+  const onEnd = (): void => {
+    ctx.ended = true;
+  };
+  socket.on('data', onData);
+  socket.once('end', onEnd);
+  const ctx: UpgradeContext = {
+    socket,
+    head,
+    upgraded: false,
+    ended: false,
+    take() {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.pause();
+      return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    },
+  };
+  return ctx;
 }
 
 /**
- * Handles a request that asked to upgrade. It runs through the same pipeline as any other
- * (so auth middleware can answer 401); the socket is node:http's no more, so the response
- * is written through a ServerResponse of our own and the connection closes after it —
- * unless a websocket escape is honoured, which takes the socket over.
+ * Handles a request that asked to upgrade, or a CONNECT (node:http's `'upgrade'` and
+ * `'connect'` events). It runs through the same pipeline as any other (so auth middleware can
+ * answer 401 or 407); the socket is node:http's no more, so the response is written through a
+ * ServerResponse of our own and the connection closes after it — unless a websocket or
+ * upgrade escape is honoured, which takes the socket over.
  */
 export function handleH1Upgrade(ctx: H1Context, req: IncomingMessage, socket: Socket, head: Buffer): void {
   socket.on('error', () => socket.destroy());
@@ -56,7 +104,7 @@ export function handleH1Upgrade(ctx: H1Context, req: IncomingMessage, socket: So
   res.assignSocket(socket);
   res.shouldKeepAlive = false;
   res.on('finish', () => socket.end());
-  handleH1(ctx, req, res, false, { socket, head, upgraded: false });
+  handleH1(ctx, req, res, false, readAhead(socket, head));
 }
 
 /** Handles one request; `expectContinue` is set for requests that carry `Expect: 100-continue`. */
@@ -85,6 +133,8 @@ export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerRespon
   const features = environ.features;
   const websocket = upgrade !== undefined && isWebSocketH1(environ.method, environ.headers);
   features.websocket = websocket;
+  // What else it asks to switch to (SPEC §7.10): an Upgrade token, or a CONNECT tunnel.
+  const protocols = upgrade !== undefined && !websocket ? requestedH1(environ.method, environ.headers) : [];
   res.on('close', () => {
     sink.clock.stop();
     // A websocket takeover releases once onSocket ran (SPEC §7.2); the socket's end is the
@@ -92,7 +142,8 @@ export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerRespon
     if (upgrade?.upgraded) upgrade.socket.once('close', () => lifecycle.release());
     else lifecycle.closed(res.writableFinished);
   });
-  lifecycle.serve(ctx, environ, sink, installOptions('HTTP/1', websocket, features.trailers, false, features.earlyHints));
+  const options = installOptions('HTTP/1', websocket, features.trailers, false, features.earlyHints);
+  lifecycle.serve(ctx, environ, sink, protocols.length === 0 ? options : withUpgrade(options, protocols));
 }
 
 function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, signal: AbortSignal): Environ {
@@ -150,6 +201,22 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
     },
     signal,
   });
+}
+
+/** The eligibility of a request that asks to switch to `protocols` (rare: one object for it). */
+function withUpgrade(options: InstallOptions, protocols: readonly string[]): InstallOptions {
+  return { ...options, eligible: { ...options.eligible, upgrade: protocols } };
+}
+
+// Fields a switching response never carries: the connection's own, and framing (RFC 9110
+// §9.3.6: no Content-Length or Transfer-Encoding in a 2xx to CONNECT; a 101 has no content).
+const NOT_ON_SWITCH: ReadonlySet<string> = new Set([...CONNECTION_SPECIFIC, 'content-length', 'trailer']);
+
+/** The head of a switch: `101` + `Upgrade: <protocol>` (RFC 9110 §15.2.2), or a CONNECT's `200` (`protocol` undefined). */
+function switchHead(protocol: string | undefined, headers: HeaderList): string {
+  let head = protocol === undefined ? 'HTTP/1.1 200 Connection Established\r\n' : `HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${protocol}\r\n`;
+  for (const [name, value] of headers) if (!NOT_ON_SWITCH.has(name.toLowerCase())) head += `${name}: ${value}\r\n`;
+  return head + '\r\n';
 }
 
 /** The runner's view of a `ServerResponse`. */
@@ -215,12 +282,38 @@ export class H1Sink implements ResponseSink, EscapeCapableSink, Watched {
     // The response object is done with: let shutdown tracking see it end.
     this.#res.emit('close');
     try {
-      this.#ctx.websockets().upgrade(this.#req, upgrade.socket, upgrade.head, { headers, registration, environ }, onSocket);
+      this.#ctx.websockets().upgrade(this.#req, upgrade.socket, upgrade.take(), { headers, registration, environ }, onSocket);
+      // ws attached its reader (synchronously); the read-ahead left the socket paused.
+      upgrade.socket.resume();
     } catch (err) {
       // The socket is ours alone now: a failure must answer and close it, not leave it open.
       if (!upgrade.socket.destroyed) upgrade.socket.end('HTTP/1.1 500 Internal Server Error\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       throw err;
     }
+  }
+
+  /**
+   * Switches the upgraded socket (SPEC §7.10): a `101` with `Upgrade: <protocol>`, or the
+   * `200` of a CONNECT, with the middleware's fields; then the socket, with the bytes that
+   * came after the request head first, goes to `onConnection`. A client that left before
+   * the switch gets nothing, and `onConnection` never runs.
+   */
+  acceptUpgrade(headers: HeaderList, protocol: string, _registration: UpgradeRegistration, environ: Environ, onConnection: (duplex: Duplex) => void): void {
+    const upgrade = this.#upgrade!;
+    const socket = upgrade.socket;
+    upgrade.upgraded = true;
+    // The tunnel's idle timeout and send-queue cap bound it from here (tunnel.ts).
+    this.clock.stop();
+    this.#res.detachSocket(socket);
+    this.#res.emit('close');
+    const head = upgrade.take();
+    // A client that ended its side before the switch has left (or will send nothing): no switch.
+    if (socket.destroyed || !socket.writable || upgrade.ended) {
+      socket.destroy();
+      return;
+    }
+    socket.write(switchHead(this.#req.method === 'CONNECT' ? undefined : protocol, headers));
+    onConnection(this.#ctx.tunnels().fromSocket(socket, head, environ));
   }
 
   earlyHints(links: string[]): void {

@@ -11,6 +11,7 @@ import { constants, createServer as createH2Server, type Http2Server, type Serve
 import type { Socket } from 'node:net';
 import { httpError } from '../wire/errors.ts';
 import { isWebSocketH2 } from '../protocol/websocket.ts';
+import { requestedH2 } from '../protocol/upgrade.ts';
 import type { Environ } from '../gateway/types.ts';
 import { splitRequestHead, type H2RequestHead } from '../protocol/http2-headers.ts';
 import { StreamBodyReader } from './body-reader.ts';
@@ -42,8 +43,9 @@ export interface H2Context extends RequestHost {
   escapes?: H2EscapeDeps | undefined;
   /**
    * Advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3), so that an extended CONNECT with
-   * `:protocol` `websocket` reaches the app with `features.websocket` true. Set it together
-   * with `escapes`, which completes the handshake. Off, nghttp2 resets such streams.
+   * `:protocol` `websocket` reaches the app with `features.websocket` true (and, with
+   * `escapes`, one with any other `:protocol` reaches it for the upgrade escape). Set it
+   * together with `escapes`, which completes the handshake. Off, nghttp2 resets such streams.
    */
   enableConnectProtocol?: boolean | undefined;
 }
@@ -145,7 +147,10 @@ export class H2FrontEnd {
     }
     sink.environ = environ;
     const features = environ.features;
-    lifecycle.serve(ctx, environ, sink, installOptions('HTTP/2', features.websocket, true, features.push, features.earlyHints));
+    const options = installOptions('HTTP/2', features.websocket, true, features.push, features.earlyHints);
+    // A CONNECT tunnel, or an extended CONNECT for another protocol (SPEC §7.10).
+    const protocols = head.method === 'CONNECT' && ctx.escapes !== undefined ? requestedH2(head.method, head.protocol) : [];
+    lifecycle.serve(ctx, environ, sink, protocols.length === 0 ? options : { ...options, eligible: { ...options.eligible, upgrade: protocols } });
   }
 
   /** A request the app never sees: oversized, malformed or an unsupported CONNECT. */
@@ -154,9 +159,10 @@ export class H2FrontEnd {
       // RFC 9113 §10.5.1; also covers requests that came before the client ACKed our SETTINGS.
       return httpError('ERR_HATCHWAY_HEADERS_TOO_LARGE');
     }
-    if (head.method === 'CONNECT') {
-      // RFC 9113 §8.5: a tunnel is not something an origin server offers. RFC 8441 §4:
-      // extended CONNECT is for websocket only (Hypercorn took every CONNECT for one).
+    if (head.method === 'CONNECT' && this.#ctx.escapes === undefined) {
+      // Without the escapes nothing here can take a stream over: no tunnel (RFC 9113 §8.5), and
+      // an extended CONNECT (RFC 8441 §4) only for the websocket the table then degrades. With
+      // them a CONNECT reaches the app, whose upgrade escape may open the tunnel (SPEC §7.10).
       if (head.protocol === undefined) return httpError('ERR_HATCHWAY_CONNECT', 'CONNECT');
       if (head.protocol !== 'websocket') {
         return httpError('ERR_HATCHWAY_CONNECT', `extended CONNECT for ${JSON.stringify(head.protocol)}`);

@@ -12,7 +12,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import type { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import { HatchwayError } from '../wire/errors.ts';
-import type { App } from '../gateway/types.ts';
+import type { App, HeaderList } from '../gateway/types.ts';
 import { headerHasToken } from '../protocol/headers.ts';
 import type { LogFn } from './environ.ts';
 import { nextRequestId } from '../gateway/request-id.ts';
@@ -22,6 +22,8 @@ import { InFlight } from './lifecycle.ts';
 import { Deadlines } from './deadline.ts';
 import { Listener } from './listener.ts';
 import { WebSocketEngine, type WebSocketOptions } from './websocket.ts';
+import { TunnelEngine, type TunnelOptions } from './tunnel.ts';
+import { requestedH1 } from '../protocol/upgrade.ts';
 
 /** Options of {@link serve} and {@link Server}. */
 export interface ServerOptions {
@@ -101,6 +103,12 @@ export interface ServerOptions {
   gracefulTimeout?: number;
   /** Websocket limits: `maxPayload`, `maxBufferedAmount`, `perMessageDeflate`, and keep-alive: `pingInterval`, `pingTimeout`, `idleTimeout`. */
   websocket?: WebSocketOptions;
+  /**
+   * Limits of connections the upgrade escape switched (SPEC §7.10: `Upgrade` tokens, CONNECT
+   * tunnels): `idleTimeout` (default 300 000 ms without a byte either way) and
+   * `maxBufferedAmount` (default 16 MiB queued for a peer that does not read).
+   */
+  upgrade?: TunnelOptions;
   /** Where error lines go (default: `console.error`). */
   log?: LogFn;
 }
@@ -129,6 +137,7 @@ export class Server {
   #closing: Promise<void> | null = null;
   #ctx: H1Context;
   #websockets: WebSocketEngine | undefined;
+  #tunnels: TunnelEngine | undefined;
 
   constructor(app: App, options: ServerOptions = {}) {
     if (typeof app !== 'function') throw new HatchwayError('ERR_HATCHWAY_INVALID_OPTION', 'app: a function (environ, startResponse) => body');
@@ -146,6 +155,7 @@ export class Server {
       nextId,
       closing: false,
       websockets: () => (this.#websockets ??= new WebSocketEngine(options.websocket)),
+      tunnels: () => (this.#tunnels ??= new TunnelEngine(options.upgrade)),
       track,
     };
     const headersTimeout = options.headersTimeout ?? 30_000;
@@ -153,6 +163,7 @@ export class Server {
     const maxHeaderSize = options.maxHeaderSize ?? 16_384;
     this.#http = this.#createHttp1(headersTimeout, requestTimeout, maxHeaderSize);
     const websockets = this.#ctx.websockets;
+    const tunnels = this.#ctx.tunnels;
     this.#h2 = new H2FrontEnd(
       {
         app,
@@ -162,7 +173,7 @@ export class Server {
         deadlines,
         // RFC 8441: Chromium then opens every websocket of an h2 connection as an extended CONNECT.
         enableConnectProtocol: options.websocketOverHttp2 ?? true,
-        escapes: { app, log, nextId, track, websockets, deadlines },
+        escapes: { app, log, nextId, track, websockets, tunnels, deadlines },
       },
       {
         maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
@@ -197,10 +208,13 @@ export class Server {
       insecureHTTPParser: false,
       requireHostHeader: true,
       joinDuplicateHeaders: false,
-      // Only a websocket handshake leaves the request/response cycle. `Upgrade: h2c` (RFC 7540
-      // §3.2, removed by RFC 9113) and any other upgrade are answered as ordinary requests.
-      // RFC 9110 §7.8: a server MUST ignore Upgrade in an HTTP/1.0 request.
-      shouldUpgradeCallback: (req: IncomingMessage) => req.httpVersion !== '1.0' && headerHasToken(req.headers.upgrade, 'websocket'),
+      // A websocket handshake, or a request asking for another protocol that the upgrade escape
+      // may take (SPEC §7.10), leaves the request/response cycle. `Upgrade: h2c` (RFC 7540
+      // §3.2, removed by RFC 9113) is answered as an ordinary request, and so is an Upgrade
+      // without the `upgrade` connection option or with a body. RFC 9110 §7.8: a server MUST
+      // ignore Upgrade in an HTTP/1.0 request.
+      shouldUpgradeCallback: (req: IncomingMessage) =>
+        req.httpVersion !== '1.0' && (headerHasToken(req.headers.upgrade, 'websocket') || (req.headers.upgrade !== undefined && requestedH1(req.method ?? '', headerList(req.rawHeaders)).length > 0)),
     });
     server.maxRequestsPerSocket = this.options.maxRequestsPerSocket ?? 0;
     const ctx = this.#ctx;
@@ -208,6 +222,8 @@ export class Server {
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handleH1(ctx, req, res, true));
     // Upgrade requests run through the same pipeline; a websocket escape may take the socket.
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => handleH1Upgrade(ctx, req, socket, head));
+    // So does a CONNECT: an app's upgrade escape may open the tunnel (SPEC §7.10).
+    server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => handleH1Upgrade(ctx, req, socket, head));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       // node:http's own answers (400, 408, 431), written only where nothing was sent yet.
       if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
@@ -281,6 +297,8 @@ export class Server {
     // hold close() for the whole gracefulTimeout.
     const websocketTimeout = Math.min(1_000, this.options.gracefulTimeout ?? 30_000);
     const websocketsClosed = this.#websockets?.closeAll(websocketTimeout);
+    // Upgraded connections likewise: ended now (FIN, END_STREAM), cut a moment later.
+    const tunnelsClosed = this.#tunnels?.closeAll(websocketTimeout);
     if (this.#inFlight.size > 0) {
       const idle = this.#inFlight.idle();
       let timer: NodeJS.Timeout | undefined;
@@ -293,14 +311,23 @@ export class Server {
     // Stops node:http's connection-tracking timer as well as closing idle connections.
     http.close();
     await websocketsClosed;
+    await tunnelsClosed;
     // Those a request in flight upgraded meanwhile.
     await this.#websockets?.closeAll(websocketTimeout);
+    await this.#tunnels?.closeAll(websocketTimeout);
     // Whatever is still open (stuck requests and streams, upgraded sockets) is cut off:
     // closeAllConnections() would skip upgraded sockets, so the listener's own list is used.
     this.#h2.destroy();
     this.#listener.destroyAll();
     await closed;
   }
+}
+
+/** node:http's raw header list as a header list (names lowercased), for the upgrade check. */
+function headerList(raw: string[]): HeaderList {
+  const out: HeaderList = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
+  return out;
 }
 
 /** Creates a {@link Server} for `app` and starts listening. */

@@ -55,9 +55,12 @@ const CATALOGUE = {
   ERR_HATCHWAY_CONFORMANCE: { message: '%r (%r): %r. Hint: %r', expose: false },
   ERR_HATCHWAY_WS_PING_TIMEOUT: { message: 'the websocket peer did not answer a ping within %s ms: the socket was cut', expose: false },
   ERR_HATCHWAY_WS_BACKLOG: { message: 'the websocket peer reads too slowly: more than %s bytes queued', expose: false },
+  ERR_HATCHWAY_UPGRADE_BACKLOG: { message: 'the upgraded connection\'s peer reads too slowly: more than %s bytes queued (wait for drain)', expose: false },
+  ERR_HATCHWAY_UPGRADE_IDLE: { message: 'the upgraded connection moved no byte either way for %s ms: it was closed', expose: false },
   // ---- escapes (SPEC §7) ----
   ERR_HATCHWAY_TOO_MANY_ESCAPES: { message: 'more than %s escape registrations on one request', expose: false },
   ERR_HATCHWAY_INVALID_REGISTRATION: { message: 'a %s registration must be an object with the fields SPEC §7 lists', expose: false },
+  ERR_HATCHWAY_UPGRADE_PROTOCOL: { message: 'an upgrade registration names %r: list upgrade tokens (or \'connect\' for a tunnel); websocket is acceptWebSocket\'s, and h2c is never switched to', expose: false },
   ERR_HATCHWAY_REQUEST_OVER: { message: 'the request is over: escapes can be registered only while it runs', expose: false },
   ERR_HATCHWAY_TRAILERS_REQUIRED: { message: 'this response needs trailers, and the request cannot take them: send TE: trailers (HTTP/1.1) or use HTTP/2', status: 400, expose: true },
   ERR_HATCHWAY_INVALID_TRAILER: { message: 'invalid trailer field %s: a token name, a value without CR/LF/NUL, and not a field that frames, routes or authenticates', expose: false },

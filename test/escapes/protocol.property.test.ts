@@ -108,6 +108,35 @@ function h1WebSocket(url: string, headers: Record<string, string>): Promise<Obse
   });
 }
 
+/** node:http asking for `Upgrade: echo/1`: a 101 is the switch (the server's app ends it); anything else is read. */
+function h1Upgrade(url: string, headers: OutgoingHttpHeaders): Promise<Observed> {
+  return new Promise((resolve) => {
+    const seen: Observed = { status: 0, reason: undefined, headers: [], body: Buffer.alloc(0), trailers: [], broken: true };
+    const parts: Buffer[] = [];
+    const req = httpRequest(url, { headers: { ...headers, connection: 'upgrade', upgrade: 'echo/1' }, agent: false });
+    const timer = setTimeout(() => req.destroy(new Error('timeout')), 5_000);
+    const done = () => {
+      clearTimeout(timer);
+      seen.body = Buffer.concat(parts);
+      resolve(seen);
+    };
+    req.on('error', done);
+    req.on('upgrade', (res, socket) => {
+      Object.assign(seen, { status: res.statusCode, reason: res.statusMessage, headers: pairs(res.rawHeaders), broken: false });
+      socket.destroy();
+      done();
+    });
+    req.on('response', (res) => {
+      Object.assign(seen, { status: res.statusCode, reason: res.statusMessage, headers: pairs(res.rawHeaders) });
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('error', () => {});
+      res.on('end', () => (seen.broken = !res.complete));
+      res.on('close', done);
+    });
+    req.end();
+  });
+}
+
 /** One exchange on an h2c session; an extended CONNECT that gets a 200 is cancelled by the client. */
 function h2(s: ClientHttp2Session, headers: OutgoingHttpHeaders): Promise<Observed> {
   return new Promise((resolve) => {
@@ -158,7 +187,7 @@ const caseArb: fc.Arbitrary<Case> = fc
     ops: chainArb(OPS),
   })
   .map((c) => {
-    const handshake = c.kind === 'websocket' && c.shape.handshake;
+    const handshake = (c.kind === 'websocket' || c.kind === 'upgrade') && c.shape.handshake;
     return { ...c, shape: { ...c.shape, handshake, method: handshake ? 'GET' : c.shape.method, te: c.proto === 'h1' && c.shape.te } };
   });
 
@@ -201,12 +230,12 @@ function compare(c: Case, want: Prediction, seen: Observed, events: string[]): s
   const count = (name: string) => events.filter((e) => e === name).length;
   const releases = count('release');
   if (releases !== want.registrations) fail('release', `${releases} onRelease calls for ${want.registrations} registrations`);
-  if (c.kind === 'websocket' && want.socket && events.indexOf('socket') > events.indexOf('release')) fail('release-order', `onRelease ran before onSocket: ${events.join(',')}`);
+  if ((c.kind === 'websocket' || c.kind === 'upgrade') && want.socket && events.indexOf('socket') > events.indexOf('release')) fail('release-order', `onRelease ran before onSocket: ${events.join(',')}`);
   // SPEC §7.2: an http2 takeover releases once its handler settled or its stream closed, whichever is first.
   if (want.outcome === 'takeover' && c.kind.startsWith('http2') && c.proto === 'h2' && events.indexOf('handler') > events.indexOf('release')) fail('release-order', `onRelease ran before the handler started: ${events.join(',')}`);
   if ((count('socket') > 0) !== want.socket) fail('escape', `onSocket ran ${count('socket')} times, expected ${want.socket ? 'once' : 'never'}`);
   if (count('handler') !== want.handlerRuns) fail('escape', `the http2 handler ran ${count('handler')} times, expected ${want.handlerRuns}`);
-  const takeoverWs = want.outcome === 'takeover' && c.kind === 'websocket';
+  const takeoverWs = want.outcome === 'takeover' && (c.kind === 'websocket' || c.kind === 'upgrade');
   if (!takeoverWs && seen.broken !== want.broken) fail('complete', want.broken ? 'the response completed, expected it torn down' : 'the response was torn down');
   if (want.broken || seen.broken) return bad;
   if (c.shape.method === 'GET' && (count('dropped') > 0) !== want.dropped) fail('escape', `onDropped ran ${count('dropped')} times, expected ${want.dropped ? 'once' : 'never'}`);
@@ -241,10 +270,15 @@ t.test('the token protocol holds for generated middleware chains, every kind, HT
     let session: ClientHttp2Session | undefined;
     try {
       if (c.proto === 'h1') {
-        seen = c.shape.handshake ? await h1WebSocket(`${url}/run/${id}`, headers) : await h1(`${url}/run/${id}`, c.shape.method, headers);
+        const target = `${url}/run/${id}`;
+        seen = !c.shape.handshake ? await h1(target, c.shape.method, headers) : c.kind === 'upgrade' ? await h1Upgrade(target, headers) : await h1WebSocket(target, headers);
       } else {
         session = await h2Session(url);
-        const method = c.shape.handshake ? { ':method': 'CONNECT', ':protocol': 'websocket', 'sec-websocket-version': '13' } : { ':method': c.shape.method };
+        const method = !c.shape.handshake
+          ? { ':method': c.shape.method }
+          : c.kind === 'upgrade'
+            ? { ':method': 'CONNECT', ':protocol': 'echo/1' }
+            : { ':method': 'CONNECT', ':protocol': 'websocket', 'sec-websocket-version': '13' };
         seen = await h2(session, { ...method, ':path': `/run/${id}`, ...headers });
       }
       // Releases and takeover callbacks may trail the response a little.

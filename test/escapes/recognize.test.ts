@@ -10,12 +10,13 @@ import { needsBody, recognize, type RecognitionInput } from '../../src/escapes/r
 import type { HeaderList } from '../../src/gateway/types.ts';
 
 const FORGED = 'hw1.AAAAAAAAAAAAAAAAAAAAAAAA';
-const ALL = { websocket: true, trailers: true, push: true, http2: true };
+const ALL = { websocket: true, trailers: true, push: true, http2: true, upgrade: ['echo/1'] };
 
 function registration(kind: ClaimKind, required = false): object {
   if (kind === 'trailers') return { body: ['x'], trailers: () => [], required, status: 200 };
   if (kind === 'http2') return { handler: () => {} };
   if (kind === 'push') return { resources: [{ path: '/a.css' }] };
+  if (kind === 'upgrade') return { protocols: ['echo/1', 'connect'], onConnection: () => {} };
   return { onSocket: () => {} };
 }
 
@@ -43,7 +44,8 @@ type Case = (kind: ClaimKind) => RecognitionInput | string;
 /** Body kinds share their cases; a string is the reason a cell cannot arise. */
 const BODY: Record<Situation, Case> = {
   honoured: (k) => setup(k).input(),
-  ineligible: (k) => setup(k).input({ can: { ...ALL, [k]: false } }),
+  // An upgrade is ineligible when the request asks for no protocol the registration speaks.
+  ineligible: (k) => setup(k).input({ can: k === 'upgrade' ? { ...ALL, upgrade: ['other/1'] } : { ...ALL, [k]: false } }),
   'ineligible-required': (k) => (k === 'trailers' ? setup(k, true).input({ can: { ...ALL, trailers: false } }) : 'only a trailers registration can be required'),
   answered: (k) => setup(k).input({ status: 403 }),
   'body-altered': (k) => {
@@ -84,7 +86,7 @@ const NONE: Record<Situation, Case> = {
   },
 };
 
-const CASES: Record<ClaimKind, Record<Situation, Case>> = { websocket: BODY, trailers: BODY, http2: BODY, push: PUSH, none: NONE };
+const CASES: Record<ClaimKind, Record<Situation, Case>> = { websocket: BODY, trailers: BODY, http2: BODY, upgrade: BODY, push: PUSH, none: NONE };
 
 t.test('every cell of the degrade table has a case (or a reason it cannot arise), and recognize() reaches it', async (t) => {
   for (const kind of Object.keys(DEGRADE) as ClaimKind[]) {
@@ -111,7 +113,7 @@ t.test('every cell of the degrade table has a case (or a reason it cannot arise)
 });
 
 t.test('a status the middleware set wins over every body situation', async (t) => {
-  for (const kind of ['websocket', 'trailers', 'http2'] as const) {
+  for (const kind of ['websocket', 'trailers', 'http2', 'upgrade'] as const) {
     const { token, input } = setup(kind);
     for (const status of [401, 403, 304, 204, 503, 302]) {
       t.equal(recognize(input({ status })).situation, 'answered', `${kind} ${status}`);
@@ -187,4 +189,15 @@ t.test('a token of another kind, or used already, is not-issued when it is the b
   entry.used = true;
   t.equal(recognize({ ...base, headers: [[CONTROL_HEADER, `trailers ${tr}`]] }).situation, 'not-issued', 'replayed');
   t.equal(recognize({ ...base, headers: [] }).situation, 'not-issued', 'a used token as a body without a field');
+});
+
+t.test('an upgrade is honoured only for a protocol the request asks for and the registration speaks', async (t) => {
+  const { input } = setup('upgrade');
+  t.equal(recognize(input({ can: { ...ALL, upgrade: ['ECHO/1'] } })).situation, 'honoured', 'tokens compare without regard to case');
+  t.equal(recognize(input({ can: { ...ALL, upgrade: ['foo/2', 'echo/1'] } })).situation, 'honoured', 'any of the offered ones');
+  t.equal(recognize(input({ can: { ...ALL, upgrade: ['connect'] } })).situation, 'honoured', 'a CONNECT tunnel for a registration that lists connect');
+  t.equal(recognize(input({ can: { ...ALL, upgrade: [] } })).situation, 'ineligible', 'a request that asks for nothing');
+  const { upgrade: _, ...noField } = ALL;
+  t.equal(recognize(input({ can: noField })).situation, 'ineligible', 'a host that does not tell (Capabilities.upgrade absent)');
+  t.equal(recognize(input({ can: { ...ALL, websocket: false } })).situation, 'honoured', 'websocket eligibility is not the upgrade kind\'s');
 });
