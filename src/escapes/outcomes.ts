@@ -12,12 +12,12 @@ import type { EscapeCapableSink } from './capabilities.ts';
 import type { WebSocketRegistration } from './websocket.ts';
 import { chooseProtocol, type UpgradeRegistration } from './upgrade.ts';
 
-/** The `answer` outcome with a token body: the middleware's status and fields, the http-errors text as the body. */
-export function answerApp(status: number, fields: HeaderList): App {
+/** The `answer` outcome with a token body: the middleware's status, reason phrase and fields, the http-errors text as the body. */
+export function answerApp(status: number, reason: string | undefined, fields: HeaderList): App {
   return (_environ, startResponse) => {
     const text = answerBody(status);
     const headers = text === '' ? fields : [...fields, ['content-type', 'text/plain; charset=utf-8'], ['x-content-type-options', 'nosniff']] as HeaderList;
-    startResponse(status, [...headers, ['content-length', String(Buffer.byteLength(text))]]);
+    startResponse(reason === undefined ? status : `${status} ${reason}`, [...headers, ['content-length', String(Buffer.byteLength(text))]]);
     return text === '' ? [] : [text];
   };
 }

@@ -154,7 +154,7 @@ export class EscapeSink implements ResponseSink {
     this.#chunks = [];
     switch (outcome) {
       case 'answer':
-        if (!this.#tunnelRefused()) this.#respond(answerApp(this.#status, this.#fields(BODY_FIELDS)));
+        if (!this.#tunnelRefused()) this.#respond(answerApp(this.#status, this.#scan!.reason(this.#reason), this.#fields(BODY_FIELDS)));
         return;
       case 'takeover':
         if (r.kind === 'websocket') return takeWebSocket(this.#inner, registration as WebSocketRegistration, this.#fields(BODY_FIELDS), this.#ctx.environ, this.#release);

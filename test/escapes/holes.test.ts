@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { acceptWebSocket, associate, compose, sendWithTrailers, type App } from '../../src/index.ts';
+import { acceptWebSocket, associate, compose, sendWithTrailers, type App, type Middleware } from '../../src/index.ts';
 import { start } from '../fixtures/server.ts';
 import { curl, RawClient } from '../fixtures/clients.ts';
 import { session } from '../fixtures/chain.ts';
@@ -226,3 +226,11 @@ t.test('a token followed by more bytes is not honoured, even with the control he
   t.equal(await released(), 0);
 });
 
+
+t.test("an answer keeps the middleware's reason phrase, as its status", async (t) => {
+  const refuseNicely: Middleware = (app) => (environ, startResponse) => app(environ, (_status, headers, excInfo) => startResponse('403 Go Away', headers, excInfo));
+  const { url } = await start(t, refuseNicely(chat({ count: 0 })));
+  const res = await curl(t, ['-s', '-i', `${url}/ws`, '-H', 'Connection: Upgrade', '-H', 'Upgrade: websocket', '-H', 'Sec-WebSocket-Version: 13', '-H', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==']);
+  t.match(res.stdout, /^HTTP\/1\.1 403 Go Away\r\n/, 'the status line the client read');
+  t.notMatch(res.stdout, TOKEN);
+});
