@@ -132,3 +132,35 @@ t.test('every runnable sample of every guide typechecks', async (t) => {
   );
   t.equal(result, '', 'tsc reports no errors in the samples');
 });
+
+t.test('every runnable sample of every guide runs: it exits 0, or it is a server still serving after a second', async (t) => {
+  const runDir = mkdtempSync(join(root, 'test', '.guides-run-'));
+  t.teardown(() => rmSync(runDir, { recursive: true, force: true }));
+  let ran = 0;
+  for (const guide of guides) {
+    // CHECKLIST's are rule examples (run by rules.test.ts); GETTING-STARTED's run above, with curl.
+    if (guide === 'docs/CHECKLIST.md' || guide === 'docs/GETTING-STARTED.md') continue;
+    for (const block of blocks(readFileSync(join(root, guide), 'utf8'))) {
+      if (block.lang !== 'ts' && block.lang !== 'js') continue;
+      if (block.info.split(/\s+/).includes('fragment')) continue;
+      const file = join(runDir, `${guide.replace(/\W+/g, '-')}-L${block.line}.${block.lang === 'ts' ? 'ts' : 'mjs'}`);
+      writeFileSync(file, block.code.replace(/from '(hatchway[^']*)'/g, (_, s: string) => `from '${toSource(s)}'`));
+      const outcome = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = execFile(process.execPath, [file], { cwd: runDir, env: { ...process.env, PORT: '0' } }, () => {});
+        let stderr = '';
+        child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => {
+          child.kill('SIGTERM');
+          resolve({ code: null, stderr });
+        }, 1_500);
+        child.on('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stderr });
+        });
+      });
+      ran++;
+      t.ok(outcome.code === null || outcome.code === 0, `${guide}:${block.line} ${outcome.code === null ? 'serves' : 'exits 0'}`, { stderr: outcome.stderr.slice(0, 2000) });
+    }
+  }
+  t.ok(ran >= 1, `${ran} samples ran`);
+});
