@@ -26,7 +26,7 @@ import { WebSocketEngine, type WebSocketOptions } from './websocket.ts';
 
 /** Options of {@link serve} and {@link Server}. */
 export interface ServerOptions {
-  /** Address to listen on (default `127.0.0.1`). */
+  /** Address to listen on (default `127.0.0.1`; `''` is every interface, as `net` without a host). */
   host?: string;
   /** Port to listen on (default `8000`; `0` picks a free one). */
   port?: number;
