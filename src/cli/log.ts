@@ -9,6 +9,8 @@ const RANK: Record<Level, number> = { debug: 10, info: 20, warning: 30, error: 4
 
 export interface Logger {
   readonly level: Level;
+  /** Whether lines of `level` are printed. */
+  enabled(level: Level): boolean;
   debug(line: string): void;
   info(line: string): void;
   warning(line: string): void;
@@ -20,6 +22,7 @@ export function createLogger(level: Level = 'info', out: (s: string) => void = (
   const line = (text: string) => `hatchway: ${text}\n`;
   return {
     level,
+    enabled: on,
     debug: (text) => on('debug') && out(line(text)),
     info: (text) => on('info') && out(line(text)),
     warning: (text) => on('warning') && err(line(text)),

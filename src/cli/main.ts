@@ -195,7 +195,8 @@ async function serveCommand(cmd: Command, env: NodeJS.ProcessEnv): Promise<numbe
         idleTimeout: intOption(v, 'ws-idle-timeout'),
       },
       // The server's error lines carry the request id (SPEC §5.3); --log-level filters them.
-      log: (line) => log.error(line.replace(/^\[hatchway\] /, '')),
+      // Each already starts with `[hatchway <request id>]`: printed as they are.
+      log: (line) => void (log.enabled('error') && process.stderr.write(`${line}\n`)),
     });
     try {
       // A worker does not listen: its primary owns the socket and passes it connections.

@@ -31,6 +31,9 @@ export const slow = (environ, startResponse) => ({
     yield 'slow done';
   },
 });
+export const broken = () => {
+  throw new Error('app bug');
+};
 export default echo;
 `,
 );
@@ -231,5 +234,16 @@ t.test('--reload: a change to the module restarts the worker gracefully and serv
   await writeFile(file, 'export default (e, s) => { s(200, []); return [v3; };\n');
   t.ok(await cli.waitFor(/syntax error in .*app\.mjs:1:\d+[\s\S]*kept the old workers/, 15_000, 'stderr'), 'a broken edit keeps the old worker');
   t.equal(String((await request(`${url}/`)).body), 'v2', 'still serving');
+  await stop(t, cli);
+});
+
+t.test("an app's error line carries the request id the json access log has", async (t) => {
+  const cli = hatchway(t, ['serve', `${APP}:broken`, '--port', '0', '--access-log-format', 'json']);
+  const url = await serving(t, cli);
+  t.equal((await request(`${url}/oops`)).status, 500);
+  const line = await cli.waitFor(/^\{.*"target":"\/oops".*\}$/m);
+  const entry = JSON.parse(line![0]);
+  t.equal(entry.status, 500, 'the log has the status sent');
+  t.ok(await cli.waitFor(new RegExp(`^\\[hatchway ${entry.requestId}\\] Error: app bug$`, 'm'), 5_000, 'stderr'), `the error line has request id ${entry.requestId}`);
   await stop(t, cli);
 });
