@@ -69,6 +69,9 @@ const app: App = (environ, startResponse) => {
 const options: ServerOptions = { port: 0 };
 const stack = compose(accessLog(), proxyHeaders({ trust: 'loopback' }))(app);
 const node = createServer(stack).listen(0, () => node.close());
+// A net.Server to TypeScript, so @types/supertest's request(app) takes it.
+const asNet: import('node:net').Server = createServer(app);
+void asNet;
 const later: Promise<Server> = serve(fromNodeListener((_req, res) => res.end('x')), options);
 void later;
 void request(app, { path: '/' });

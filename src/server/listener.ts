@@ -89,6 +89,15 @@ export class Listener {
     this.#accept(socket);
   }
 
+  /** As `net.Server.ref()` / `unref()`: whether the listening socket keeps the process alive. */
+  ref(): void {
+    this.#server.ref();
+  }
+
+  unref(): void {
+    this.#server.unref();
+  }
+
   /** Listens for errors of the listening socket after {@link listen}. */
   onError(listener: (err: Error) => void): void {
     this.#server.on('error', listener);

@@ -35,6 +35,13 @@ export class NodeServer extends EventEmitter {
   readonly options: Readonly<NodeServerOptions>;
   #server: Server | undefined;
   #listening = false;
+  #unref = false;
+  /**
+   * Present so the object is a `net.Server` to TypeScript (supertest's `App` type); not
+   * enforced: hatchway bounds work per request (`limitConcurrency` of the CLI, HTTP/2
+   * `maxConcurrentStreams`), not by refusing connections.
+   */
+  maxConnections = Number.POSITIVE_INFINITY;
 
   constructor(app: App, options: NodeServerOptions = {}) {
     super();
@@ -64,18 +71,23 @@ export class NodeServer extends EventEmitter {
    * `listen(path, cb?)` or `listen({ port, host, path, fd, backlog }, cb?)`. Returns at once;
    * `cb` runs on `'listening'`; a failure is an `'error'` event.
    */
+  // The overloads of net.Server.listen, so that this is a net.Server to TypeScript (supertest).
   listen(port?: number, host?: string, backlog?: number, cb?: () => void): this;
   listen(port?: number, host?: string, cb?: () => void): this;
+  listen(port?: number, backlog?: number, cb?: () => void): this;
   listen(port?: number, cb?: () => void): this;
+  listen(path: string, backlog?: number, cb?: () => void): this;
   listen(path: string, cb?: () => void): this;
   listen(options: ListenOptions, cb?: () => void): this;
+  /** A handle: only `{ fd }` is taken (an inherited socket). */
+  listen(handle: ListenOptions, backlog?: number, cb?: () => void): this;
   listen(cb?: () => void): this;
   listen(...args: unknown[]): this {
     const cb = typeof args.at(-1) === 'function' ? (args.pop() as () => void) : undefined;
     let where: ListenOptions;
     const [first, second, third] = args;
-    if (first !== null && typeof first === 'object') where = first as ListenOptions;
-    else if (typeof first === 'string' && !/^\d+$/.test(first)) where = { path: first };
+    if (first !== null && typeof first === 'object') where = { ...(first as ListenOptions), ...(typeof second === 'number' ? { backlog: second } : {}) };
+    else if (typeof first === 'string' && !/^\d+$/.test(first)) where = { path: first, backlog: typeof second === 'number' ? second : undefined };
     else where = { port: first === undefined ? 0 : Number(first), host: typeof second === 'string' ? second : undefined, backlog: typeof third === 'number' ? third : typeof second === 'number' ? second : undefined };
     if (this.#server) throw Object.assign(new Error('Listen method has been called more than once without closing.'), { code: 'ERR_SERVER_ALREADY_LISTEN' });
     const server = new Server(this.app, {
@@ -90,6 +102,7 @@ export class NodeServer extends EventEmitter {
     });
     this.#server = server;
     if (cb) this.once('listening', cb);
+    if (this.#unref) server.unref();
     server.listen().then(
       () => {
         this.#listening = true;
@@ -132,6 +145,32 @@ export class NodeServer extends EventEmitter {
         cb?.(err);
       },
     );
+    return this;
+  }
+
+  /** Open connections, as `net.Server.getConnections(cb)`. */
+  getConnections(cb: (error: Error | null, count: number) => void): this {
+    const count = this.#server?.connections ?? 0;
+    queueMicrotask(() => cb(null, count));
+    return this;
+  }
+
+  /** Open connections (`net.Server.connections`, deprecated there: prefer {@link getConnections}). */
+  get connections(): number {
+    return this.#server?.connections ?? 0;
+  }
+
+  /** As `net.Server.ref()`. */
+  ref(): this {
+    this.#unref = false;
+    this.#server?.ref();
+    return this;
+  }
+
+  /** As `net.Server.unref()`: the listening socket alone does not keep the process alive (kept across listen()). */
+  unref(): this {
+    this.#unref = true;
+    this.#server?.unref();
     return this;
   }
 

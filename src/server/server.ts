@@ -261,6 +261,16 @@ export class Server {
     this.#listener.destroyAll();
   }
 
+  /** As `net.Server.ref()`: the listening socket keeps the process alive (the default). */
+  ref(): void {
+    this.#listener.ref();
+  }
+
+  /** As `net.Server.unref()`: the listening socket alone does not keep the process alive. */
+  unref(): void {
+    this.#listener.unref();
+  }
+
   /** Closes idle HTTP/1.1 keep-alive connections, as `http.Server.closeIdleConnections()` does. */
   closeIdleConnections(): void {
     this.#http.closeIdleConnections();

@@ -75,6 +75,12 @@ t.test('an Express app over HTTP/1.1 and HTTP/2 on one port', async (t) => {
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
+  const count = await new Promise<number>((resolve) => server.getConnections((_err, n) => resolve(n)));
+  t.equal(count, 0, 'getConnections(), as net.Server');
+  t.equal(server.unref(), server, 'unref() and ref() chain, as net.Server');
+  server.ref();
+  const typed: import('node:net').Server = server;
+  t.ok(typed, 'a net.Server to TypeScript (supertest takes it)');
   const post = await request(`http://127.0.0.1:${port}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
   t.equal(post.status, 201);
   t.same(JSON.parse(String(post.body)), { got: { a: 1 } });
