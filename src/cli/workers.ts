@@ -97,7 +97,7 @@ export function describeDeath(code: number | null, signal: string | null): strin
   if (signal === 'SIGABRT') return 'killed by SIGABRT (a fatal error in Node or V8, e.g. heap out of memory)';
   if (signal) return `killed by ${signal}`;
   if (code === 134) return 'exit code 134 (aborted: a fatal error in Node or V8)';
-  if (code === 0) return 'exit code 0 (the app called process.exit())';
+  if (code === 0) return 'exit code 0 (process.exit() in the app, or a SIGTERM sent to the worker itself)';
   return `exit code ${code}${code === 1 ? ' (an uncaught error, or process.exit(1))' : ''}`;
 }
 
@@ -155,6 +155,7 @@ export async function runPrimary(options: SupervisorOptions): Promise<number> {
       finished = true;
       for (const timer of timers) clearTimeout(timer);
       watcher?.close();
+      clearInterval(expire);
       listener.close();
       for (const { socket } of queue.splice(0)) socket.destroy();
       done(code);
