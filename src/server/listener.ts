@@ -63,16 +63,39 @@ export class Listener {
     }
   }
 
-  /** Starts listening. */
-  listen(port: number, host: string): Promise<AddressInfo> {
+  /**
+   * Starts listening on `port` and `host`, or on a unix socket (`where.path`) or an inherited
+   * socket (`where.fd`) instead; `where.backlog` sizes the kernel's queue. The socket is bound
+   * before this returns (as `net.Server.listen` does), so {@link address} answers at once.
+   */
+  listen(port: number, host: string, where: { path?: string | undefined; fd?: number | undefined; backlog?: number | undefined } = {}): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const server = this.#server;
       server.once('error', reject);
-      server.listen(port, host, () => {
+      const backlog = where.backlog === undefined ? {} : { backlog: where.backlog };
+      const target = where.path !== undefined ? { path: where.path } : where.fd !== undefined ? { fd: where.fd } : { port, host };
+      server.listen({ ...target, ...backlog }, () => {
         server.off('error', reject);
         resolve(server.address() as AddressInfo);
       });
     });
+  }
+
+  /**
+   * Takes a connection accepted elsewhere — by the `hatchway serve` supervisor, which owns the
+   * listening socket and passes each connection to a worker — as if this listener had.
+   */
+  accept(socket: Socket): void {
+    this.#accept(socket);
+  }
+
+  /** As `net.Server.ref()` / `unref()`: whether the listening socket keeps the process alive. */
+  ref(): void {
+    this.#server.ref();
+  }
+
+  unref(): void {
+    this.#server.unref();
   }
 
   /** Listens for errors of the listening socket after {@link listen}. */

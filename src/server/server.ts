@@ -10,6 +10,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { EventEmitter } from 'node:events';
+import { lstatSync, unlinkSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { HatchwayError } from '../wire/errors.ts';
 import type { App, HeaderList } from '../gateway/types.ts';
@@ -27,10 +28,16 @@ import { requestedH1 } from '../protocol/upgrade.ts';
 
 /** Options of {@link serve} and {@link Server}. */
 export interface ServerOptions {
-  /** Address to listen on (default `127.0.0.1`). */
+  /** Address to listen on (default `127.0.0.1`; `''` is every interface, as `net` without a host). */
   host?: string;
   /** Port to listen on (default `8000`; `0` picks a free one). */
   port?: number;
+  /** Listen on this unix domain socket instead of `host` and `port` (a stale socket file there is replaced). */
+  path?: string;
+  /** Listen on this inherited, already bound socket (e.g. 3 under systemd socket activation) instead. */
+  fd?: number;
+  /** Pending connections the kernel queues (Node's default: 511). */
+  backlog?: number;
   /**
    * PEM certificate and key: when given, the port also speaks TLS, with ALPN choosing
    * HTTP/2 (`h2`) or HTTP/1.1.
@@ -240,21 +247,63 @@ export class Server {
     return server;
   }
 
-  /** Starts listening; resolves with the bound address. */
+  /**
+   * Starts listening; resolves with the bound address (a string for `path`). The socket is
+   * bound before this returns, as `net.Server.listen` does, so {@link address} answers at once.
+   */
   async listen(): Promise<AddressInfo> {
-    const address = await this.#listener.listen(this.options.port ?? 8000, this.options.host ?? '127.0.0.1');
+    const { path, fd, backlog } = this.options;
+    if (path !== undefined) removeStaleSocket(path);
+    const address = await this.#listener.listen(this.options.port ?? 8000, this.options.host ?? '127.0.0.1', { path, fd, backlog });
     this.#listener.onError((err) => this.#ctx.log(`[hatchway] server error: ${err.message}`));
     return address;
   }
 
-  /** The bound address, once listening. */
+  /**
+   * Serves a connection accepted elsewhere (this server need not listen): how a `hatchway
+   * serve` worker gets the connections its supervisor accepted.
+   */
+  acceptConnection(socket: Socket): void {
+    if (this.#closing) socket.destroy();
+    else this.#listener.accept(socket);
+  }
+
+  /** The bound address, once listening (for `path`, the path: a string). */
   address(): AddressInfo {
     return this.#listener.address();
   }
 
-  /** The URL clients use to reach this server (`https` when TLS is configured). */
+  /** The `node:http` server that runs HTTP/1.x (it never listens itself: the listener feeds it connections). */
+  get http1Server(): HttpServer {
+    return this.#http;
+  }
+
+  /** Cuts off every connection now, as `http.Server.closeAllConnections()` does (upgraded sockets and HTTP/2 sessions too). */
+  closeAllConnections(): void {
+    this.#h2.destroy();
+    this.#listener.destroyAll();
+  }
+
+  /** As `net.Server.ref()`: the listening socket keeps the process alive (the default). */
+  ref(): void {
+    this.#listener.ref();
+  }
+
+  /** As `net.Server.unref()`: the listening socket alone does not keep the process alive. */
+  unref(): void {
+    this.#listener.unref();
+  }
+
+  /** Closes idle HTTP/1.1 keep-alive connections, as `http.Server.closeIdleConnections()` does. */
+  closeIdleConnections(): void {
+    this.#http.closeIdleConnections();
+  }
+
+  /** The URL clients use to reach this server (`https` when TLS is configured; `unix:PATH` on a unix socket). */
   get url(): string {
-    const { address, port, family } = this.address();
+    const bound = this.address() as AddressInfo | string;
+    if (typeof bound === 'string') return `${this.options.tls ? 'https+unix' : 'http+unix'}:${bound}`;
+    const { address, port, family } = bound;
     const host = family === 'IPv6' ? `[${address}]` : address;
     return `${this.options.tls ? 'https' : 'http'}://${host}:${port}`;
   }
@@ -330,7 +379,32 @@ function headerList(raw: string[]): HeaderList {
   return out;
 }
 
-/** Creates a {@link Server} for `app` and starts listening. */
+
+/** A socket file left by a server that did not close goes; anything else there is an error at listen. */
+function removeStaleSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // nothing there
+  }
+}
+
+/**
+ * Creates a {@link Server} for `app` and starts listening: the promise form. For an object
+ * that behaves as `http.Server` does (events, `listen(port, host, cb)`), see `createServer`.
+ *
+ * @example
+ * ```ts
+ * import { serve } from 'hatchway/server';
+ *
+ * const server = await serve((environ, startResponse) => {
+ *   startResponse(200, [['content-type', 'text/plain']]);
+ *   return [`hello ${environ.pathInfo}\n`];
+ * }, { host: '127.0.0.1', port: 8000 });
+ * console.log(`listening on ${server.url}`);
+ * process.on('SIGTERM', () => void server.close()); // finishes requests in flight first
+ * ```
+ */
 export async function serve(app: App, options?: ServerOptions): Promise<Server> {
   const server = new Server(app, options);
   await server.listen();
