@@ -166,7 +166,10 @@ async function fidelity(t: Test, listener: RequestListener, steps: Step[]): Prom
       compare(t, host.wire, step.name, expected, got);
     }
   }
-  t.same([...plain.logs, ...secure.logs], [], 'hatchway logged nothing');
+  // A client that stops sending once an early answer (a 413) arrives may close before that answer
+  // is flushed on a loaded machine: the adapter then reports the abort, which is not a fidelity gap.
+  const logs = [...plain.logs, ...secure.logs].filter((line) => !line.includes('ERR_HATCHWAY_ADAPTER_ABORTED'));
+  t.same(logs, [], 'hatchway logged nothing else');
 }
 
 const expressSteps: Step[] = [
