@@ -232,12 +232,19 @@ export class Server {
     // So does a CONNECT: an app's upgrade escape may open the tunnel (SPEC §7.10).
     server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => handleH1Upgrade(ctx, req, socket, head));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      // node:http's own answers (400, 408, 431), written only where nothing was sent yet.
+      // node:http's own answers (400, 408, 413, 431), written only where nothing was sent yet.
       if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
         socket.destroy();
         return;
       }
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+            ? '413 Payload Too Large'
+            : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+              ? '408 Request Timeout'
+              : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
     // This server never listens: the listener hands it connections. Its 'listening' event is
