@@ -135,15 +135,75 @@ export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerRespon
   features.websocket = websocket;
   // What else it asks to switch to (SPEC §7.10): an Upgrade token, or a CONNECT tunnel.
   const protocols = upgrade !== undefined && !websocket ? requestedH1(environ.method, environ.headers) : [];
+  const options = installOptions('HTTP/1', websocket, features.trailers, false, features.earlyHints);
+  const serve = (): void => lifecycle.serve(ctx, environ, sink, protocols.length === 0 ? options : withUpgrade(options, protocols));
+  // Pipelined requests of one connection run the app MAX_PIPELINE at a time (nginx and gunicorn
+  // answer them one by one): node:http dispatches every request it has parsed at once, so a
+  // client that writes thousands and never reads would run the app thousands of times.
+  const pipeline = upgrade === undefined ? pipelineOf(req.socket) : undefined;
+  let started = pipeline === undefined || pipeline.active < MAX_PIPELINE;
   res.on('close', () => {
     sink.clock.stop();
     // A websocket takeover releases once onSocket ran (SPEC §7.2); the socket's end is the
     // backstop should the handshake never complete. The request was not aborted: it moved.
     if (upgrade?.upgraded) upgrade.socket.once('close', () => lifecycle.release());
     else lifecycle.closed(res.writableFinished);
+    if (pipeline === undefined) return;
+    if (!started) {
+      pipeline.waiting.delete(admit);
+      return;
+    }
+    pipeline.active--;
+    admitWaiting(req.socket, pipeline);
   });
-  const options = installOptions('HTTP/1', websocket, features.trailers, false, features.earlyHints);
-  lifecycle.serve(ctx, environ, sink, protocols.length === 0 ? options : withUpgrade(options, protocols));
+  const admit = (): void => {
+    started = true;
+    pipeline!.active++;
+    serve();
+  };
+  if (pipeline === undefined) serve();
+  else if (started) admit();
+  else pipeline.waiting.add(admit);
+}
+
+/** Requests of one connection the app runs at once; the rest of a pipeline waits its turn. */
+const MAX_PIPELINE = 16;
+const PIPELINE = Symbol('hatchway.h1.pipeline');
+
+interface Pipeline {
+  active: number;
+  waiting: Set<() => void>;
+  /** Waiting for the socket's 'drain' to start more. */
+  draining: boolean;
+}
+
+function pipelineOf(socket: Socket & { [PIPELINE]?: Pipeline }): Pipeline {
+  return (socket[PIPELINE] ??= { active: 0, waiting: new Set(), draining: false });
+}
+
+/**
+ * Starts waiting requests of a pipeline while there is room. A connection that went away takes
+ * its waiting requests with it; one whose client does not read (its answers pile up in the
+ * socket's buffer) starts the next only once that buffer drains, so the app is not run ahead
+ * of a reader that takes nothing.
+ */
+function admitWaiting(socket: Socket, pipeline: Pipeline): void {
+  if (socket.destroyed) return void pipeline.waiting.clear();
+  if (socket.writableNeedDrain) {
+    if (!pipeline.draining) {
+      pipeline.draining = true;
+      socket.once('drain', () => {
+        pipeline.draining = false;
+        admitWaiting(socket, pipeline);
+      });
+    }
+    return;
+  }
+  for (const next of pipeline.waiting) {
+    if (pipeline.active >= MAX_PIPELINE) break;
+    pipeline.waiting.delete(next);
+    next();
+  }
 }
 
 function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, signal: AbortSignal): Environ {
