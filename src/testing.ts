@@ -18,7 +18,7 @@
  * @module
  */
 import { run } from './gateway/run.ts';
-import { PullBodyReader } from './gateway/body-reader.ts';
+import { replayInput } from './conformance/helpers.ts';
 import { toBytes, type FileBody } from './gateway/body.ts';
 import { nextRequestId } from './gateway/request-id.ts';
 import type { App, Chunk, Environ, Features, HeaderList, Middleware, Protocol } from './gateway/types.ts';
@@ -93,18 +93,6 @@ export interface TestResponse {
   header(name: string): string | undefined;
 }
 
-class BytesReader extends PullBodyReader {
-  #bytes: Uint8Array | null;
-  constructor(bytes: Uint8Array) {
-    super(bytes.byteLength);
-    this.#bytes = bytes.byteLength > 0 ? bytes : null;
-  }
-  protected pull(): Promise<Uint8Array | null> {
-    const bytes = this.#bytes;
-    this.#bytes = null;
-    return Promise.resolve(bytes);
-  }
-}
 
 /** Sends one request to `app` in memory and collects the whole response. */
 export async function request(app: App, options: TestRequest = {}): Promise<TestResponse> {
@@ -145,7 +133,7 @@ export async function request(app: App, options: TestRequest = {}): Promise<Test
     localPort: 80,
     requestId,
     streamId: h2 ? 1 : undefined,
-    input: new BytesReader(body),
+    input: replayInput(body),
     errors: { write: (line: string) => void logs.push(line) },
     features,
     signal: controller.signal,

@@ -11,6 +11,8 @@ import type { Http2Registration } from './http2-app.ts';
 import type { EscapeCapableSink } from './capabilities.ts';
 import type { WebSocketRegistration } from './websocket.ts';
 import { chooseProtocol, type UpgradeRegistration } from './upgrade.ts';
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
 
 /** The `answer` outcome with a token body: the middleware's status, reason phrase and fields, the http-errors text as the body. */
 export function answerApp(status: number, reason: string | undefined, fields: HeaderList): App {
@@ -32,29 +34,45 @@ export function errorApp(err: unknown, log: boolean): App {
   };
 }
 
-/** Completes the websocket handshake, runs `onSocket` (a throw closes with 1011), then releases. */
-export function takeWebSocket(inner: EscapeCapableSink, registration: WebSocketRegistration, fields: HeaderList, environ: Environ, release: () => void): void {
+/**
+ * A takeover: `accept` completes the switch and calls back with the connection — at once, or
+ * never if the handshake failed — then `use` runs the app's callback on it (a throw is
+ * reported and `fail` ends that connection only), and the registrations are released after
+ * it (SPEC §7.2). A switch that throws is reported and the front-end answers or closes.
+ */
+function takeOver<C>(inner: EscapeCapableSink, environ: Environ, release: () => void, accept: (taken: (connection: C) => void) => void, use: (connection: C) => void, fail: (connection: C) => void): void {
   let called = false;
   try {
-    inner.acceptWebSocket!(fields, registration, environ, (ws) => {
+    accept((connection) => {
       called = true;
       try {
-        registration.onSocket(ws, environ);
+        use(connection);
       } catch (err) {
         environ.errors.write(formatError(err));
-        ws.close(1011, 'internal error');
+        fail(connection);
       } finally {
         release();
       }
     });
-    // The handshake completes synchronously (ws's handleUpgrade) or not at all.
+    // The handshake completes synchronously (ws's handleUpgrade, the tunnel's switch) or not at all.
     if (!called) release();
   } catch (err) {
-    // The handshake failed (a throwing protocol() callback): the front-end answers or closes.
     environ.errors.write(formatError(err));
     inner.abort(err);
     release();
   }
+}
+
+/** Completes the websocket handshake, runs `onSocket` (a throw closes with 1011), then releases. */
+export function takeWebSocket(inner: EscapeCapableSink, registration: WebSocketRegistration, fields: HeaderList, environ: Environ, release: () => void): void {
+  takeOver<WebSocket>(
+    inner,
+    environ,
+    release,
+    (taken) => inner.acceptWebSocket!(fields, registration, environ, taken),
+    (ws) => registration.onSocket(ws, environ),
+    (ws) => ws.close(1011, 'internal error'),
+  );
 }
 
 /**
@@ -63,26 +81,14 @@ export function takeWebSocket(inner: EscapeCapableSink, registration: WebSocketR
  * client that left before the switch gets nothing: the registrations are released.
  */
 export function takeUpgrade(inner: EscapeCapableSink, registration: UpgradeRegistration, fields: HeaderList, environ: Environ, requested: readonly string[], release: () => void): void {
-  let called = false;
-  try {
-    const protocol = chooseProtocol(requested, registration.protocols)!;
-    inner.acceptUpgrade!(fields, protocol, registration, environ, (duplex) => {
-      called = true;
-      try {
-        registration.onConnection(duplex, environ);
-      } catch (err) {
-        environ.errors.write(formatError(err));
-        duplex.destroy();
-      } finally {
-        release();
-      }
-    });
-    if (!called) release();
-  } catch (err) {
-    environ.errors.write(formatError(err));
-    inner.abort(err);
-    release();
-  }
+  takeOver<Duplex>(
+    inner,
+    environ,
+    release,
+    (taken) => inner.acceptUpgrade!(fields, chooseProtocol(requested, registration.protocols)!, registration, environ, taken),
+    (duplex) => registration.onConnection(duplex, environ),
+    (duplex) => duplex.destroy(),
+  );
 }
 
 /** Runs the HTTP/2 handler on the real stream; releases once it settled. */
