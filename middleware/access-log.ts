@@ -28,7 +28,7 @@
  * @module
  */
 import {
-  CONTROL_HEADER,
+  claimedEscapes,
   FileBody,
   bodyForbidden,
   chunkLength,
@@ -237,7 +237,7 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
       const body = app(environ, (s, headers, excInfo) => {
         startResponse(s, headers, excInfo);
         status = parseStatus(s).code;
-        claimed = headers.find(([n]) => n.toLowerCase() === CONTROL_HEADER)?.[1].trim().split(/\s+/)[0];
+        claimed = claimedEscapes(headers)[0];
       });
       return counted(body, (bytes) => {
         const escape = claimed === undefined ? undefined : { kind: claimed, situation: 'unreported', outcome: 'unreported' };

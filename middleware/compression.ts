@@ -36,7 +36,7 @@ import { promisify } from 'node:util';
 import type { Transform } from 'node:stream';
 import bytes from 'bytes';
 import Negotiator from 'negotiator';
-import { CONTROL_HEADER, bodyForbidden, chunkLength, getHeader, headerHasToken, isBody, parseStatus, toBytes, type App, type Body, type Chunk, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
+import { bodyForbidden, claimedEscapes, chunkLength, getHeader, headerHasToken, isBody, parseStatus, toBytes, type App, type Body, type Chunk, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
 import type { ConformanceEntry } from '../src/index.ts';
 
 /** A content coding this middleware can produce. */
@@ -78,8 +78,10 @@ export function addVary(headers: HeaderList, token: string): HeaderList {
 }
 
 /** True when `headers` carry a control field of a kind that replaces the body (not `push`). */
+/** The response claims a body-kind escape (its token body must pass untouched); push alone does not. */
 function claimsBody(headers: HeaderList): boolean {
-  return headers.some(([n, v]) => n.toLowerCase() === CONTROL_HEADER && !/^\s*push\s/.test(v));
+  const [kind] = claimedEscapes(headers);
+  return kind !== undefined && kind !== 'push';
 }
 
 interface Resolved {

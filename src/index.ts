@@ -83,6 +83,6 @@ export {
   type UpgradeToOptions,
 } from './escapes/http2-app.ts';
 export { lint, lintMiddleware, type LintOptions, type LintViolation } from './conformance/lint.ts';
-export { mapBody, isEscapeResponse, copyEnviron, replayInput, type BodyMapper } from './conformance/helpers.ts';
+export { mapBody, isEscapeResponse, claimedEscapes, copyEnviron, replayInput, type BodyMapper } from './conformance/helpers.ts';
 export { RULES, RULE_CLASSES, ruleById, type Rule, type RuleId, type RuleClass } from './conformance/rules.ts';
 export type { ConformanceEntry } from './conformance/check.ts';

@@ -2,7 +2,8 @@
  * Helpers that make the checklist's rules easy to keep (docs/CHECKLIST.md): each rule's hint
  * names the one that keeps it. They are exported from `hatchway`.
  */
-import { CONTROL_HEADER, parseControl } from '../escapes/registry.ts';
+import { isControlName, parseControl } from '../escapes/registry.ts';
+import type { EscapeKind } from '../escapes/degrade.ts';
 import { closeBody } from '../gateway/body.ts';
 import { PullBodyReader } from '../gateway/body-reader.ts';
 import type { Body, BodyReader, Chunk, Environ, HeaderList } from '../gateway/types.ts';
@@ -25,10 +26,31 @@ import type { Body, BodyReader, Chunk, Environ, HeaderList } from '../gateway/ty
  * ```
  */
 export function isEscapeResponse(headers: HeaderList): boolean {
+  return claimedEscapes(headers).length > 0;
+}
+
+/**
+ * The escape kinds a response's well-formed control fields claim (SPEC §7.3), the body claim
+ * first — the first body-kind field, the one the server recognises — then each `push`. A
+ * middleware that must leave a token body alone but may transform a page that only rides push
+ * tokens asks whether the first is a body kind; an access log names the first.
+ *
+ * @example
+ * ```ts
+ * const [kind] = claimedEscapes(headers); // 'websocket', 'push', … or undefined
+ * const leaveBodyAlone = kind !== undefined && kind !== 'push';
+ * ```
+ */
+export function claimedEscapes(headers: HeaderList): EscapeKind[] {
+  let body: EscapeKind | undefined;
+  const pushes: EscapeKind[] = [];
   for (const [name, value] of headers) {
-    if (name.length === CONTROL_HEADER.length && name.toLowerCase() === CONTROL_HEADER && parseControl(value) !== undefined) return true;
+    if (!isControlName(name)) continue;
+    const kind = parseControl(value)?.kind;
+    if (kind === 'push') pushes.push(kind);
+    else if (kind !== undefined) body ??= kind;
   }
-  return false;
+  return body === undefined ? pushes : [body, ...pushes];
 }
 
 /**

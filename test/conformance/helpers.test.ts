@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CONTROL_HEADER, copyEnviron, isEscapeResponse, mapBody, replayInput, type Body, type Environ } from '../../src/index.ts';
+import { CONTROL_HEADER, claimedEscapes, copyEnviron, isEscapeResponse, mapBody, replayInput, type Body, type Environ } from '../../src/index.ts';
 
 t.test('mapBody: one chunk out per chunk in, the inner body closed once on every path', async (t) => {
   let closes = 0;
@@ -42,4 +42,13 @@ t.test('replayInput serves the bytes again, with their length', async (t) => {
   const input = replayInput(new TextEncoder().encode('hello'));
   t.equal(input.length, 5);
   t.equal(await input.text(), 'hello');
+});
+
+t.test('claimedEscapes: the body claim first (the first body-kind field), then each push; malformed fields claim nothing', async (t) => {
+  const token = 'hw1.AAAAAAAAAAAAAAAAAAAAAAAA';
+  t.same(claimedEscapes([['content-type', 'text/html']]), []);
+  t.same(claimedEscapes([[CONTROL_HEADER, `push ${token}`], ['Hatchway-Escape', `trailers ${token}`], [CONTROL_HEADER, `websocket ${token}`]]), ['trailers', 'push']);
+  t.same(claimedEscapes([[CONTROL_HEADER, `push ${token}`]]), ['push']);
+  t.same(claimedEscapes([[CONTROL_HEADER, 'websocket not-a-token']]), [], 'malformed');
+  t.equal(isEscapeResponse([[CONTROL_HEADER, 'websocket not-a-token']]), false);
 });
