@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { App } from '../gateway/types.ts';
 import { Server } from '../server/server.ts';
-import { currentRequestId } from '../server/lifecycle.ts';
+import { currentRequestId, trackRequestIds } from '../server/lifecycle.ts';
 import { formatError } from '../gateway/error-response.ts';
 import { CHECK_USAGE, USAGE, UsageError, intOption, parseCommand, splitTarget, type Command } from './args.ts';
 import { runCheck } from './check.ts';
@@ -50,6 +50,7 @@ function packageVersion(): string {
  * request in flight (and with one worker there is no supervisor to replace it).
  */
 function keepServing(log: Logger): void {
+  trackRequestIds();
   const report = (kind: string, err: unknown): void => {
     const id = currentRequestId();
     log.error(`${kind}${id === undefined ? '' : ` in request ${id}`}, kept serving: ${formatError(err)}`);

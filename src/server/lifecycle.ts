@@ -27,10 +27,17 @@ import type { EnvironHost, LogFn } from './environ.ts';
 import type { Deadlines } from './deadline.ts';
 
 // The request each piece of app code runs for, so a stray throw (a timer callback, a promise
-// nobody awaits) can be logged with its request id (SPEC §9). One frame per request on Node 24.
+// nobody awaits) can be logged with its request id (SPEC §9). One frame per request on Node 24:
+// entered only once a stray-throw policy asked for it (`hatchway serve`), not by an embedded Server.
 const requestContext = new AsyncLocalStorage<string>();
+let tracking = false;
 
-/** The id of the request whose app code is running now, if any. */
+/** Makes every request from now on run in its id's async context, for {@link currentRequestId}. */
+export function trackRequestIds(): void {
+  tracking = true;
+}
+
+/** The id of the request whose app code is running now, if any (with {@link trackRequestIds} on). */
 export function currentRequestId(): string | undefined {
   return requestContext.getStore();
 }
@@ -72,7 +79,8 @@ export class RequestLifecycle {
    */
   serve(host: LifecycleHost, environ: Environ, sink: EscapeCapableSink, options: InstallOptions): void {
     this.#environ = environ;
-    requestContext.run(environ.requestId, serveIn, this, host, environ, sink, options);
+    if (tracking) requestContext.run(environ.requestId, serveIn, this, host, environ, sink, options);
+    else this.serveNow(host, environ, sink, options);
   }
 
   /** @internal {@link serve} inside the request's async context. */
