@@ -59,6 +59,14 @@ export function isToken(name: string): boolean {
   return TOKEN.test(name);
 }
 
+// RFC 9112 §3.2 / RFC 3986 §3.2.2: a Host is uri-host [ ":" port ] (an IP literal in brackets).
+const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
+
+/** True for a `Host` value RFC 9112 §3.2 allows (a server answers any other with 400). */
+export function isValidHost(value: string): boolean {
+  return VALID_HOST.test(value);
+}
+
 /** True for a field value RFC 9110 §5.5 allows (no controls but HTAB, nothing above U+00FF). */
 export function isSafeValue(value: string): boolean {
   return !BAD_VALUE.test(value);

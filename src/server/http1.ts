@@ -10,7 +10,7 @@ import type { WebSocket } from 'ws';
 import type { ResponseSink } from '../gateway/run.ts';
 import type { FileBody } from '../gateway/body.ts';
 import { errorResponse, formatError } from '../gateway/error-response.ts';
-import { headerHasToken } from '../protocol/headers.ts';
+import { headerHasToken, isValidHost } from '../protocol/headers.ts';
 import { isWebSocketH1 } from '../protocol/websocket.ts';
 import type { EscapeCapableSink } from '../escapes/sink.ts';
 import type { WebSocketRegistration } from '../escapes/websocket.ts';
@@ -33,7 +33,6 @@ import { httpError } from '../wire/errors.ts';
 const ABSOLUTE_AUTHORITY = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?([^/?#]*)/i;
 
 // RFC 3986 §3.2.2 host (IP-literal or reg-name, percent-encoding allowed) and an optional port.
-const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
 
 /** What the HTTP/1 front-end needs from the server that owns it. */
 export interface H1Context extends RequestHost {
@@ -136,12 +135,13 @@ export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerRespon
   // What else it asks to switch to (SPEC §7.10): an Upgrade token, or a CONNECT tunnel.
   const protocols = upgrade !== undefined && !websocket ? requestedH1(environ.method, environ.headers) : [];
   const options = installOptions('HTTP/1', websocket, features.trailers, false, features.earlyHints);
-  const serve = (): void => lifecycle.serve(ctx, environ, sink, protocols.length === 0 ? options : withUpgrade(options, protocols));
+  const install = protocols.length === 0 ? options : withUpgrade(options, protocols);
   // Pipelined requests of one connection run the app MAX_PIPELINE at a time (nginx and gunicorn
   // answer them one by one): node:http dispatches every request it has parsed at once, so a
   // client that writes thousands and never reads would run the app thousands of times.
   const pipeline = upgrade === undefined ? pipelineOf(req.socket) : undefined;
-  let started = pipeline === undefined || pipeline.active < MAX_PIPELINE;
+  // Set only while the request waits its turn: the one closure a waiting request costs.
+  let waiting: (() => void) | undefined;
   res.on('close', () => {
     sink.clock.stop();
     // A websocket takeover releases once onSocket ran (SPEC §7.2); the socket's end is the
@@ -149,21 +149,23 @@ export function handleH1(ctx: H1Context, req: IncomingMessage, res: ServerRespon
     if (upgrade?.upgraded) upgrade.socket.once('close', () => lifecycle.release());
     else lifecycle.closed(res.writableFinished);
     if (pipeline === undefined) return;
-    if (!started) {
-      pipeline.waiting.delete(admit);
-      return;
+    if (waiting !== undefined) pipeline.waiting.delete(waiting); // it never started
+    else {
+      pipeline.active--;
+      admitWaiting(req.socket, pipeline);
     }
-    pipeline.active--;
-    admitWaiting(req.socket, pipeline);
   });
-  const admit = (): void => {
-    started = true;
-    pipeline!.active++;
-    serve();
+  if (pipeline === undefined || pipeline.active < MAX_PIPELINE) {
+    if (pipeline !== undefined) pipeline.active++;
+    lifecycle.serve(ctx, environ, sink, install);
+    return;
+  }
+  waiting = () => {
+    waiting = undefined;
+    pipeline.active++;
+    lifecycle.serve(ctx, environ, sink, install);
   };
-  if (pipeline === undefined) serve();
-  else if (started) admit();
-  else pipeline.waiting.add(admit);
+  pipeline.waiting.add(waiting);
 }
 
 /** Requests of one connection the app runs at once; the rest of a pipeline waits its turn. */
@@ -233,7 +235,7 @@ function environFor(ctx: H1Context, req: IncomingMessage, res: ServerResponse, e
   }
   // RFC 9112 §3.2: a request with more than one Host, or an invalid one, gets a 400.
   if (hosts > 1) throw httpError('ERR_HATCHWAY_BAD_HOST', 'more than one Host field');
-  if (hosts === 1 && !VALID_HOST.test(authority)) throw httpError('ERR_HATCHWAY_BAD_HOST', 'invalid Host');
+  if (hosts === 1 && !isValidHost(authority)) throw httpError('ERR_HATCHWAY_BAD_HOST', 'invalid Host');
   const method = req.method!;
   const target = req.url!;
   // RFC 9112 §3.2.2: with an absolute-form target the authority is the target's, not Host's.
