@@ -3,13 +3,12 @@
  * asserts the exact frames the server answered with, that the next client is answered, and
  * that no session, socket, exchange or registration is left.
  */
-import { spawn } from 'node:child_process';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/gateway/types.ts';
 import { liveRegistrations } from '../../src/index.ts';
 import type { Server } from '../../src/server/index.ts';
 import { sleep } from '../fixtures/clients.ts';
-import { exchange, h2peer, PYTHON, session } from '../fixtures/h2.ts';
+import { exchange, h2peer, pythonPeer, session } from '../fixtures/h2.ts';
 import { start } from '../fixtures/server.ts';
 
 const PEER = new URL('../fixtures/py/h2_hostile.py', import.meta.url).pathname;
@@ -23,27 +22,7 @@ interface Report {
 
 /** Runs the raw-frame peer in `mode`; resolves with its JSON report. */
 function hostile(t: Test, port: number, mode: string, args: (string | number)[] = []): Promise<Report> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [PEER, String(port), mode, ...args.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    t.teardown(() => {
-      clearTimeout(timer);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(stdout) as Report);
-      } catch {
-        reject(new Error(`h2_hostile ${mode} exited ${code}: ${stderr || stdout}`));
-      }
-    });
-  });
+  return pythonPeer<Report>(t, PEER, [String(port), mode, ...args.map(String)], 20_000);
 }
 
 /** Nothing is left: no session, no connection, no exchange, no registration. */
