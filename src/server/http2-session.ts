@@ -25,8 +25,13 @@ export interface SessionInfo {
   readonly localPort: number;
   /** Counts the request's stream as open, and applies the request timeout to it. */
   opened(sink: H2Sink): void;
-  /** The request's stream closed. */
+  /** The request's stream closed (counts a reset as {@link settled} does). */
   closed(sink: H2Sink): void;
+  /**
+   * A stream that never opened a request (refused, or answered before the app) closed: a
+   * peer's RST_STREAM counts against the session's reset budget all the same.
+   */
+  settled(stream: ServerHttp2Stream): void;
   /**
    * May this stream reach the app? Not once the session is destroyed (Node emits 'stream' a
    * tick late, so streams of a session it already tore down still arrive), nor above the
@@ -75,9 +80,12 @@ class Watched implements SessionInfo {
 
   /** The connection under the session (its `socket` property is a proxy that refuses writes). */
   readonly socket: Socket | undefined;
+  /** The held protocol-error destroy ({@link keepOnStreamError}), told of PROTOCOL_ERROR resets. */
+  readonly guard: ProtoGuard;
 
   constructor(session: ServerHttp2Session, connection: Socket | undefined) {
     this.session = session;
+    this.guard = keepOnStreamError(session);
     this.socket = connection;
     const socket = session.socket;
     // The connection says whether TLS carried it; `:scheme` is the client's claim.
@@ -124,7 +132,15 @@ class Watched implements SessionInfo {
     setTimeout(() => (this.socket ?? this.session).destroy(), 100).unref();
   }
 
+  settled(stream: ServerHttp2Stream): void {
+    const code = stream.rstCode;
+    if (code === undefined || code === constants.NGHTTP2_NO_ERROR) return;
+    this.guard.reset(code);
+    this.reset();
+  }
+
   closed(sink: H2Sink): void {
+    this.settled(sink.stream);
     this.streams.delete(sink);
     if (this.streams.size === 0) {
       this.idleSince = Date.now();
@@ -160,13 +176,9 @@ export class SessionWatch {
   add(session: ServerHttp2Session, socket?: Socket): void {
     // A session without an 'error' listener would crash the process on a peer's protocol error.
     session.on('error', noop);
+    // Every stream's close reaches the watch through the front-end (closed, settled): no
+    // listener per stream here.
     const watched = new Watched(session, socket);
-    keepOnStreamError(session);
-    session.on('stream', (stream: ServerHttp2Stream) => {
-      stream.once('close', () => {
-        if (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR) watched.reset();
-      });
-    });
     this.#sessions.set(session, watched);
     session.once('close', () => {
       this.#sessions.delete(session);
@@ -264,15 +276,15 @@ const PROTO_HOLD_MS = 20;
  * session lives on; otherwise (a connection error: nghttp2 already sent its GOAWAY) the
  * session is destroyed as Node would have.
  */
-function keepOnStreamError(session: ServerHttp2Session): void {
+interface ProtoGuard {
+  /** A stream of the session closed with RST_STREAM `code`. */
+  reset(code: number): void;
+}
+
+function keepOnStreamError(session: ServerHttp2Session): ProtoGuard {
   const destroy = session.destroy.bind(session);
   let held: NodeJS.Timeout | undefined;
   let claimed = false;
-  session.on('stream', (stream) => {
-    stream.once('close', () => {
-      if (held !== undefined && stream.rstCode === constants.NGHTTP2_PROTOCOL_ERROR) claimed = true;
-    });
-  });
   const guarded = (err?: Error, code?: number): ServerHttp2Session => {
     if (err == null || (err as NodeJS.ErrnoException).errno !== NGHTTP2_ERR_PROTO || session.destroyed) {
       if (held !== undefined) clearTimeout(held);
@@ -290,6 +302,11 @@ function keepOnStreamError(session: ServerHttp2Session): void {
     return session;
   };
   Object.defineProperty(session, 'destroy', { value: guarded, configurable: true, writable: true });
+  return {
+    reset(code) {
+      if (held !== undefined && code === constants.NGHTTP2_PROTOCOL_ERROR) claimed = true;
+    },
+  };
 }
 
 /** How long the second GOAWAY waits for the shutdown notice's PING to come back. */

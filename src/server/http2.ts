@@ -117,6 +117,7 @@ export class H2FrontEnd {
     const session = stream.session as ServerHttp2Session | undefined;
     const info = session === undefined ? undefined : this.#watch.get(session);
     if (info === undefined || !info.admits(stream)) {
+      if (info !== undefined) stream.on('close', () => info.settled(stream));
       stream.close(NGHTTP2_REFUSED_STREAM);
       return;
     }
@@ -124,6 +125,7 @@ export class H2FrontEnd {
     const head = splitRequestHead(raw);
     const refusal = this.#refusal(head);
     if (refusal !== undefined) {
+      stream.on('close', () => info.settled(stream));
       respondWithError(stream, refusal);
       return;
     }
