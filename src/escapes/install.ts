@@ -39,7 +39,7 @@ export interface InstallOptions {
 
 /** Puts `hatchway.websocket`, `hatchway.trailers`, `hatchway.push`, `hatchway.http2` and `hatchway.upgrade` in `environ`. */
 export function installEscapes(environ: Environ, inner: EscapeCapableSink, options: InstallOptions): Installed {
-  const registry = new EscapeRegistry(options.maxRegistrations, (err) => environ.errors.write(String(err)));
+  const registry = new EscapeRegistry(options.maxRegistrations, environ.errors);
   const ctx: EscapeContext = { environ, registry, protocol: options.protocol, eligible: options.eligible, onDecision: options.onDecision };
   const sink = new EscapeSink(inner, ctx);
   let reporter: Reporter | undefined;

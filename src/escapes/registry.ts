@@ -10,7 +10,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { HatchwayError } from '../gateway/errors.ts';
 import type { EscapeKind } from './degrade.ts';
-import type { HeaderList } from '../gateway/types.ts';
+import type { ErrorStream, HeaderList } from '../gateway/types.ts';
 
 /** The control header an app returns a token in: `hatchway-escape: <kind> <token>`. */
 export const CONTROL_HEADER = 'hatchway-escape';
@@ -94,10 +94,15 @@ export class EscapeRegistry {
   // Most requests register nothing: share one empty list until the first registration.
   #entries: Entry[] = NONE;
   readonly #max: number;
-  readonly #report: (err: unknown) => void;
+  readonly #report: ((err: unknown) => void) | ErrorStream | undefined;
   #released = false;
 
-  constructor(max = DEFAULT_MAX_REGISTRATIONS, report: (err: unknown) => void = () => {}) {
+  /**
+   * @param max Most registrations (`ERR_HATCHWAY_TOO_MANY_ESCAPES` beyond).
+   * @param report Where a release callback's throw goes: a function, or an error stream
+   *   (the environ's `errors`, written the error's text) — none: dropped.
+   */
+  constructor(max = DEFAULT_MAX_REGISTRATIONS, report?: ((err: unknown) => void) | ErrorStream) {
     this.#max = max;
     this.#report = report;
   }
@@ -185,7 +190,9 @@ export class EscapeRegistry {
       try {
         entry.registration.onRelease?.();
       } catch (err) {
-        this.#report(err);
+        const report = this.#report;
+        if (typeof report === 'function') report(err);
+        else report?.write(String(err));
       }
     }
     this.onReleased?.();

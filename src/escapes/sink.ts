@@ -29,6 +29,10 @@ const PASS = 0; // forwarding (scanning once the request has registrations)
 const HOLD = 1; // holding the first bytes until recognize() can tell
 const DETACHED = 2; // an escape, a fallback or an error answers: the runner's writes go nowhere
 
+// Shared empties, never written: a request that holds nothing allocates nothing for it.
+const NO_HEADERS: HeaderList = [];
+const NO_CHUNKS: Chunk[] = [];
+
 /** Wraps a front-end's sink for one request. */
 export class EscapeSink implements ResponseSink {
   #inner: EscapeCapableSink;
@@ -38,10 +42,11 @@ export class EscapeSink implements ResponseSink {
   #state = PASS;
   #status = 0;
   #reason: string | undefined;
-  #headers: HeaderList = [];
+  #headers: HeaderList = NO_HEADERS;
   #length: number | undefined;
   #trailers = false;
-  #chunks: Chunk[] = [];
+  /** The body held while recognition waits (none until the first held chunk). */
+  #chunks: Chunk[] | undefined;
   #held = 0;
   #scan: TokenScan | undefined;
 
@@ -70,10 +75,10 @@ export class EscapeSink implements ResponseSink {
   write(chunk: Chunk): boolean {
     if (this.#state === PASS) return this.#forward(chunk);
     if (this.#state === HOLD) {
-      this.#chunks.push(chunk);
+      (this.#chunks ??= []).push(chunk);
       this.#held += chunkLength(chunk);
       // Past TOKEN_LENGTH bytes the body cannot be a token: decide now.
-      if (this.#held > TOKEN_LENGTH) this.#decide(concatBytes(this.#chunks), false);
+      if (this.#held > TOKEN_LENGTH) this.#decide(concatBytes(this.#chunks!), false);
     }
     return true;
   }
@@ -85,8 +90,8 @@ export class EscapeSink implements ResponseSink {
   end(chunk?: Chunk, trailers?: HeaderList): void {
     if (this.#state === DETACHED) return;
     if (this.#state === HOLD) {
-      if (chunk !== undefined) this.#chunks.push(chunk);
-      return this.#decide(concatBytes(this.#chunks), true, trailers);
+      if (chunk !== undefined) (this.#chunks ??= []).push(chunk);
+      return this.#decide(concatBytes(this.#chunks ?? NO_CHUNKS), true, trailers);
     }
     this.#end(chunk, trailers);
   }
@@ -151,17 +156,17 @@ export class EscapeSink implements ResponseSink {
       return this.#pass(r, ended, trailers, outcome === 'answer' && bodyForbidden(this.#ctx.environ.method, this.#status));
     }
     this.#state = DETACHED;
-    this.#chunks = [];
+    this.#chunks = undefined;
     switch (outcome) {
       case 'answer':
         if (!this.#tunnelRefused()) this.#respond(answerApp(this.#status, this.#scan!.reason(this.#reason), this.#fields(BODY_FIELDS)));
         return;
       case 'takeover':
-        if (r.kind === 'websocket') return takeWebSocket(this.#inner, registration as WebSocketRegistration, this.#fields(BODY_FIELDS), this.#ctx.environ, this.#release);
-        if (r.kind === 'http2') return takeHttp2(this.#inner, registration as Http2Registration, this.#fields(BODY_FIELDS), this.#ctx.environ, this.#release);
+        if (r.kind === 'websocket') return takeWebSocket(this.#inner, registration as WebSocketRegistration, this.#fields(BODY_FIELDS), this.#ctx.environ, this.#releaser());
+        if (r.kind === 'http2') return takeHttp2(this.#inner, registration as Http2Registration, this.#fields(BODY_FIELDS), this.#ctx.environ, this.#releaser());
         if (r.kind === 'upgrade') {
           const requested = this.#ctx.eligible.upgrade ?? [];
-          return takeUpgrade(this.#inner, registration as UpgradeRegistration, this.#fields(BODY_FIELDS), this.#ctx.environ, requested, this.#release);
+          return takeUpgrade(this.#inner, registration as UpgradeRegistration, this.#fields(BODY_FIELDS), this.#ctx.environ, requested, this.#releaser());
         }
         return this.#withTrailers(r, registration as TrailersRegistration, true);
       case 'body-without-trailers':
@@ -186,8 +191,8 @@ export class EscapeSink implements ResponseSink {
     const scan = this.#scan!;
     scan.start();
     this.#inner.head(this.#status, scan.reason(this.#reason), headers, dropDescribing ? undefined : this.#length, this.#trailers);
-    const chunks = this.#chunks;
-    this.#chunks = [];
+    const chunks = this.#chunks ?? NO_CHUNKS;
+    this.#chunks = undefined;
     for (const chunk of chunks) this.#forward(chunk);
     if (ended && this.#state === PASS) this.#end(undefined, trailers);
   }
@@ -202,7 +207,7 @@ export class EscapeSink implements ResponseSink {
       this.#inner.abort(new HatchwayError('ERR_HATCHWAY_TOKEN_LEAK', 'body'));
       this.#release();
     });
-    void streamTrailers(sink, registration, head, send, this.#ctx.environ, (t) => scan.trailers(t)).finally(this.#release);
+    void streamTrailers(sink, registration, head, send, this.#ctx.environ, (t) => scan.trailers(t)).finally(this.#releaser());
   }
 
   /** Runs the registration's fallback (or its kind's default) with the token response's fields. */
@@ -216,7 +221,7 @@ export class EscapeSink implements ResponseSink {
   #respond(app: App, sink: ResponseSink = this.#inner): void {
     const done = run(app, this.#ctx.environ, sink);
     if (done === undefined) this.#release();
-    else done.finally(this.#release).catch(() => {});
+    else done.finally(this.#releaser()).catch(() => {});
   }
 
   #applyPushes(r: Recognition, headers: HeaderList): void {
@@ -267,5 +272,12 @@ export class EscapeSink implements ResponseSink {
     this.#respond(errorApp(err, log));
   }
 
-  readonly #release = (): void => this.#ctx.registry.release();
+  #release(): void {
+    this.#ctx.registry.release();
+  }
+
+  /** {@link #release} as a callback, made only for the requests that hand it on (escapes, fallbacks). */
+  #releaser(): () => void {
+    return () => this.#ctx.registry.release();
+  }
 }
