@@ -16,6 +16,8 @@
  * streams, or waits for its peer, is never cut off, but one whose peer stopped reading is.
  */
 
+import { LiveList, type Linked } from './live-list.ts';
+
 /** What a clock watches: one response's sink. */
 export interface Watched {
   /** A number that changes whenever the transport takes bytes of this response. */
@@ -33,12 +35,15 @@ const APP = 1;
 const SEND = 2;
 
 /** One response's clock. Cheap: a few fields, no timer of its own. */
-export class Clock {
+export class Clock implements Linked<Clock> {
   readonly #deadlines: Deadlines;
   readonly watched: Watched;
   phase = OFF;
   since = 0;
   mark = 0;
+  prev: Clock | undefined = undefined;
+  next: Clock | undefined = undefined;
+  listed = false;
 
   constructor(deadlines: Deadlines, watched: Watched) {
     this.#deadlines = deadlines;
@@ -84,7 +89,7 @@ export interface DeadlineLimits {
 
 /** Every live clock of a server and the one sweep timer that checks them. */
 export class Deadlines {
-  readonly #clocks = new Set<Clock>();
+  readonly #clocks = new LiveList<Clock>();
   readonly #limits: DeadlineLimits;
   readonly #period: number;
   #timer: NodeJS.Timeout | undefined;

@@ -15,6 +15,7 @@ import { constants, type ServerHttp2Session, type ServerHttp2Stream } from 'node
 import type { Socket } from 'node:net';
 import { httpError } from '../wire/errors.ts';
 import type { H2Sink } from './http2-sink.ts';
+import { LiveList } from './live-list.ts';
 
 /** Per-connection facts every request on the session shares. */
 export interface SessionInfo {
@@ -61,8 +62,8 @@ class Watched implements SessionInfo {
   readonly remotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
-  /** Open streams, by their sink, and when each opened. */
-  readonly streams = new Map<H2Sink, number>();
+  /** Open streams, by their sink (each knows when it opened). */
+  readonly streams = new LiveList<H2Sink>();
   idleSince = Date.now();
   /** Bytes read when the session was last seen idle and quiet; -1: take it at the next sweep. */
   bytesMark = -1;
@@ -101,7 +102,8 @@ class Watched implements SessionInfo {
   }
 
   opened(sink: H2Sink): void {
-    this.streams.set(sink, Date.now());
+    sink.openedAt = Date.now();
+    this.streams.add(sink);
     this.receivingSince = 0;
   }
 
@@ -250,9 +252,9 @@ export class SessionWatch {
         continue;
       }
       if (requestTimeout <= 0) continue;
-      for (const [sink, openedAt] of w.streams) {
+      for (const sink of w.streams) {
         const stream = sink.stream;
-        if (now - openedAt < requestTimeout || stream.destroyed || stream.closed) continue;
+        if (now - sink.openedAt < requestTimeout || stream.destroyed || stream.closed) continue;
         // Only a request still arriving is late; a slow app is not the client's fault, and a
         // response under way means the app took the exchange on as a stream.
         if (sink.committed || stream.endAfterHeaders || stream.state.remoteClose) continue;

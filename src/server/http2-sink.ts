@@ -16,6 +16,7 @@ import type { LogFn } from './environ.ts';
 import { whenDrained } from './drain.ts';
 import { httpError } from '../wire/errors.ts';
 import { NO_DEADLINES, type Clock, type Deadlines, type Watched } from './deadline.ts';
+import type { Linked } from './live-list.ts';
 
 const { NGHTTP2_INTERNAL_ERROR } = constants;
 
@@ -25,7 +26,7 @@ const { NGHTTP2_INTERNAL_ERROR } = constants;
  * (`http2-escapes.ts`); on this class (a pushed stream, or a front-end without them) the
  * optional {@link EscapeCapableSink} methods are absent and those escapes degrade by the table.
  */
-export class H2Sink implements EscapeCapableSink, Watched {
+export class H2Sink implements EscapeCapableSink, Watched, Linked<H2Sink> {
   readonly #stream: ServerHttp2Stream;
   readonly #log: LogFn;
   /** The response and send deadlines of this stream (`deadline.ts`). */
@@ -50,6 +51,12 @@ export class H2Sink implements EscapeCapableSink, Watched {
 
   /** The request this stream answers, once the front-end built its environ. */
   environ: Environ | undefined = undefined;
+
+  // The session's list of open streams (http2-session.ts): when this one opened, and its links.
+  openedAt = 0;
+  prev: H2Sink | undefined = undefined;
+  next: H2Sink | undefined = undefined;
+  listed = false;
 
   constructor(stream: ServerHttp2Stream, log: LogFn, deadlines: Deadlines = NO_DEADLINES) {
     this.#stream = stream;

@@ -135,11 +135,16 @@ export class H2FrontEnd {
     sink.onExpire = (kind) => lifecycle.expired(kind);
     info.opened(sink);
     // One 'close' listener does all the per-request bookkeeping: it runs for every request.
-    stream.on('close', () => {
+    // It takes itself off: node:http2 keeps closed streams reachable from its own session Map's
+    // retired hash tables until a full GC (live-list.ts), and a listener left on the stream would
+    // keep this request's whole graph (sink, environ, lifecycle) alive with it.
+    const onClose = (): void => {
+      stream.removeListener('close', onClose);
       sink.clock.stop();
       info.closed(sink);
       lifecycle.closed(sink.done && stream.rstCode === constants.NGHTTP2_NO_ERROR);
-    });
+    };
+    stream.on('close', onClose);
     let environ: Environ;
     try {
       environ = this.#environ(stream, head, info, sink, lifecycle.signal);

@@ -143,36 +143,37 @@ export function installOptions(protocol: ProtocolFamily, websocket: boolean, tra
 
 /**
  * The exchanges in flight (HTTP/1.x responses, HTTP/2 streams, pushed streams), for graceful
- * shutdown. Every exchange is tracked from its head, answered by the app or refused before it;
- * one listener function serves them all (the emitter is `this`), so tracking costs no closure.
+ * shutdown. Every exchange is tracked from its head, answered by the app or refused before it,
+ * until its 'close'. A count, not a `Set` of them (see `live-list.ts` for what a set of
+ * requests costs the garbage collector); one listener function serves every exchange (the
+ * emitter is `this`) and takes itself off at 'close', so each is counted out once.
  */
 export class InFlight {
-  readonly #exchanges = new Set<EventEmitter>();
+  #size = 0;
   #idle: (() => void) | undefined;
   readonly #untrack: (this: EventEmitter) => void;
 
   constructor() {
-    const exchanges = this.#exchanges;
     const self = this;
     this.#untrack = function untrack(this: EventEmitter): void {
-      if (exchanges.delete(this) && exchanges.size === 0) self.#idle?.();
+      this.removeListener('close', self.#untrack);
+      if (--self.#size === 0) self.#idle?.();
     };
   }
 
   /** Counts `exchange` until its 'close'. */
   track(exchange: EventEmitter): void {
-    this.#exchanges.add(exchange);
-    // Not once(): its wrapper would be two objects per exchange; a second 'close' finds nothing.
+    this.#size++;
     exchange.on('close', this.#untrack);
   }
 
   get size(): number {
-    return this.#exchanges.size;
+    return this.#size;
   }
 
   /** Resolves once no exchange is in flight. */
   idle(): Promise<void> {
-    if (this.#exchanges.size === 0) return Promise.resolve();
+    if (this.#size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.#idle = resolve;
     });
