@@ -295,7 +295,9 @@ t.test('a reader that never reads is cut by the send-queue cap with ERR_HATCHWAY
   for (let i = 0; i < 250 && closes.length === 0; i++) await sleep(20);
   t.same(closes, [1006], 'the server cut the socket (no close handshake with a peer that does not read)');
   t.ok(Date.now() - began < 5_000, `cut after ${Date.now() - began} ms`);
-  t.equal(refused, 1, 'the send past the cap failed with ERR_HATCHWAY_WS_BACKLOG');
+  // The sends that come after the cap before the cut lands fail alike (a loaded machine runs
+  // the pump's whole batch, or another, first): at least one.
+  t.ok(refused >= 1, `the sends past the cap failed with ERR_HATCHWAY_WS_BACKLOG (${refused})`);
   t.ok(logs.some((l) => l.includes('reads too slowly: more than 1048576 bytes queued')), 'logged');
   client.socket.destroy();
   await nextClientAnswered(t, url);
