@@ -101,9 +101,16 @@ export interface AccessLogOptions {
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number) => String(n).padStart(2, '0');
 
+// The text changes once a second: a server logging thousands of lines a second formats it once.
+let clfSecond = NaN;
+let clfText = '';
+
 /** The common log format's time: `10/Oct/2000:13:55:36 +0000` (UTC). */
 function clfTime(d: Date): string {
-  return `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
+  const second = Math.floor(d.getTime() / 1000);
+  if (second === clfSecond) return clfText;
+  clfSecond = second;
+  return (clfText = `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`);
 }
 
 /** A value for a quoted field of the log line: `"`, `\` and controls escaped, so a line stays one line. */
