@@ -13,7 +13,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { HatchwayError, bodyForbidden, errorResponse, isServerManaged, run, toBytes } from '../src/index.ts';
-import { PullBodyReader, httpError, nextRequestId, splitTarget } from '../src/host.ts';
+import { PullBodyReader, formatError, httpError, nextRequestId, splitTarget, type EscapeCapableSink } from '../src/host.ts';
 import type { App, Chunk, Environ, ErrorStream, FileBody, HeaderList, ResponseSink } from '../src/index.ts';
 import { relativeUrl } from './node-objects/url.ts';
 
@@ -169,24 +169,121 @@ export interface ToFetchOptions {
  * ```
  */
 export function toFetch(app: App, options: ToFetchOptions = {}): (request: Request) => Promise<Response> {
-  if (typeof app !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toFetch(app): a function (environ, startResponse) => body');
-  const errors = options.errors ?? { write: (message: string) => console.error(message) };
+  checkApp(app, 'toFetch(app)');
+  const errors = errorStream(options);
   return function hatchwayFetch(request: Request): Promise<Response> {
-    return new Promise((resolve) => {
-      let environ;
+    return exchange(app, request, errors, undefined) as Promise<Response>;
+  };
+}
+
+/**
+ * One request as a host over the fetch adapter sees it before the app runs (SPEC §11): the
+ * environ `toFetch` built, which the host may complete (addresses, `protocol`, `features`, a
+ * `signal` of its own), and the adapter's sink, whose `head()` settles the handler with a
+ * streaming `Response`.
+ */
+export interface FetchExchange {
+  /** The request being served. */
+  readonly request: Request;
+  /** Its environ; every field may be set before the app runs. */
+  readonly environ: Environ;
+  /**
+   * The adapter's sink. A host gives it the optional capabilities its runtime has
+   * (`acceptWebSocket`, `earlyHints`, …) before handing it to `installEscapes`.
+   */
+  readonly sink: EscapeCapableSink;
+  /**
+   * Settles the handler with `value` instead of a `Response` from `head()`: the runtime's own
+   * answer to an upgrade (`undefined` after Bun's `server.upgrade()`, the `101` of
+   * `Deno.upgradeWebSocket()`). The sink reports itself closed from then on.
+   */
+  respond(value: Response | undefined): void;
+  /**
+   * Calls `listener` once when the response is over for the adapter: its body ended, was
+   * aborted or cancelled by the runtime, or {@link respond} answered. Where a host releases
+   * the request's escape registrations.
+   */
+  onFinished(listener: () => void): void;
+}
+
+/**
+ * A host over the fetch adapter: per request, completes the exchange and returns the sink the
+ * runner writes to — the exchange's own, or the `EscapeSink` that `installEscapes` made over it.
+ */
+export interface FetchHost<C> {
+  /** Called once per request, before the app; a throw answers that request 500. */
+  serve(exchange: FetchExchange, context: C): ResponseSink;
+}
+
+/**
+ * {@link toFetch} for a host that gives the app more than a plain fetch handler can: the
+ * Bun and Deno hosts (`hatchway/host/bun`, `hatchway/host/deno`) install the escapes their
+ * runtime has through `host.serve()`. The handler takes the runtime's per-request context
+ * (Bun's `server`, Deno's `info`) as its second argument and settles with the `Response`, or
+ * with whatever the host passed to {@link FetchExchange.respond}.
+ *
+ * @example
+ * ```ts
+ * import { hostFetch } from 'hatchway/adapters/fetch';
+ *
+ * // A host that only fills in the peer's address from its runtime's context.
+ * const handler = hostFetch(app, {
+ *   serve(exchange, peer: { address: string; port: number }) {
+ *     exchange.environ.remoteAddress = peer.address;
+ *     exchange.environ.remotePort = peer.port;
+ *     return exchange.sink;
+ *   },
+ * });
+ * const response = await handler(new Request('http://localhost/'), { address: '127.0.0.1', port: 5000 });
+ * ```
+ */
+export function hostFetch<C>(app: App, host: FetchHost<C>, options: ToFetchOptions = {}): (request: Request, context: C) => Promise<Response | undefined> {
+  checkApp(app, 'hostFetch(app, host)');
+  if (typeof host?.serve !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'hostFetch(app, host): host.serve(exchange, context) => sink');
+  const errors = errorStream(options);
+  return function hostedFetch(request: Request, context: C): Promise<Response | undefined> {
+    return exchange(app, request, errors, (x) => host.serve(x, context));
+  };
+}
+
+function checkApp(app: App, call: string): void {
+  if (typeof app !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', `${call}: a function (environ, startResponse) => body`);
+}
+
+function errorStream(options: ToFetchOptions): ErrorStream {
+  return options.errors ?? { write: (message: string) => console.error(message) };
+}
+
+/** Runs `app` for `request`; `serve` (a host's) picks the sink. Settles once the app committed, or the host responded. */
+function exchange(app: App, request: Request, errors: ErrorStream, serve: ((x: FetchExchange) => ResponseSink) | undefined): Promise<Response | undefined> {
+  return new Promise((resolve) => {
+    let environ: Environ;
+    try {
+      environ = environFromRequest(request, errors);
+    } catch (err) {
+      // a target that does not decode: the 400 the server answers
+      resolve(errorAnswer(err));
+      return;
+    }
+    const sink = new FetchSink(environ.method, resolve);
+    let target: ResponseSink = sink;
+    if (serve !== undefined) {
       try {
-        environ = environFromRequest(request, errors);
+        target = serve({ request, environ, sink, respond: (value) => sink.respond(value), onFinished: (listener) => sink.onFinished(listener) });
       } catch (err) {
-        // a target that does not decode: the 400 the server answers
-        const { status, headers, body } = errorResponse(err);
-        resolve(new Response(body, { status, headers }));
+        environ.errors.write(formatError(err));
+        sink.respond(errorAnswer(err));
         return;
       }
-      const sink = new FetchSink(environ.method, resolve);
-      const done = run(app, environ, sink);
-      if (done !== undefined) done.catch((err: unknown) => environ.errors.write(String(err)));
-    });
-  };
+    }
+    const done = run(app, environ, target);
+    if (done !== undefined) done.catch((err: unknown) => environ.errors.write(String(err)));
+  });
+}
+
+function errorAnswer(err: unknown): Response {
+  const { status, headers, body } = errorResponse(err);
+  return new Response(body, { status, headers });
 }
 
 /** The environ for a fetch `Request`. */
@@ -228,20 +325,41 @@ function environFromRequest(request: Request, errors: ErrorStream): Environ {
 }
 
 /** The runner's view of a `Response` being built: resolves it at the head, then feeds its stream. */
-class FetchSink implements ResponseSink {
+class FetchSink implements EscapeCapableSink {
   readonly #method: string;
-  readonly #resolve: (response: Response) => void;
+  readonly #resolve: (response: Response | undefined) => void;
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   #pulled: (() => void) | null = null;
   #cancelled = false;
+  #finished: (() => void)[] = [];
+  #over = false;
 
-  constructor(method: string, resolve: (response: Response) => void) {
+  constructor(method: string, resolve: (response: Response | undefined) => void) {
     this.#method = method;
     this.#resolve = resolve;
   }
 
   get closed(): boolean {
     return this.#cancelled;
+  }
+
+  /** A host's own answer (FetchExchange.respond): nothing more goes to the client from here. */
+  respond(value: Response | undefined): void {
+    this.#cancelled = true;
+    this.#resolve(value);
+    this.#done();
+  }
+
+  onFinished(listener: () => void): void {
+    if (this.#over) listener();
+    else this.#finished.push(listener);
+  }
+
+  /** The response is over for the adapter: tells the host once. */
+  #done(): void {
+    if (this.#over) return;
+    this.#over = true;
+    for (const listener of this.#finished.splice(0)) listener();
   }
 
   head(status: number, reason: string | undefined, headers: HeaderList, length: number | undefined): void {
@@ -262,6 +380,7 @@ class FetchSink implements ResponseSink {
         cancel: () => {
           this.#cancelled = true;
           this.#wake();
+          this.#done();
         },
       },
       new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),
@@ -292,9 +411,11 @@ class FetchSink implements ResponseSink {
 
   end(chunk?: Chunk): void {
     const controller = this.#controller;
-    if (controller === undefined || this.#cancelled) return;
-    if (chunk !== undefined) controller.enqueue(toBytes(chunk));
-    controller.close();
+    if (controller !== undefined && !this.#cancelled) {
+      if (chunk !== undefined) controller.enqueue(toBytes(chunk));
+      controller.close();
+    }
+    this.#done();
   }
 
   async file(status: number, reason: string | undefined, headers: HeaderList, body: FileBody, size: number, bodyless: boolean): Promise<void> {
@@ -304,16 +425,20 @@ class FetchSink implements ResponseSink {
       return;
     }
     for await (const chunk of createReadStream(body.path, { start: body.start, end: body.start + size - 1 })) {
-      if (this.#cancelled) return;
+      if (this.#cancelled) return this.#done();
       if (!this.write(chunk as Buffer)) await this.drained();
     }
     this.end();
   }
 
   abort(error: unknown): void {
-    if (this.#controller === undefined || this.#cancelled) return;
-    this.#controller.error(error);
-    this.#cancelled = true;
+    // Before any head (a host's switch that failed): the handler still settles, with the error response.
+    if (this.#controller === undefined && !this.#cancelled) this.#resolve(errorAnswer(error));
+    if (this.#controller !== undefined && !this.#cancelled) {
+      this.#controller.error(error);
+      this.#cancelled = true;
+    }
+    this.#done();
   }
 }
 

@@ -69,6 +69,7 @@ export { UNDECODED_PATH, acceptUndecodedPaths, takesUndecodedPaths } from './gat
 export { splitTarget, decodePath, type SplitTarget, type SplitOptions } from './protocol/target.ts';
 export { CONNECTION_SPECIFIC, SINGLE_VALUE_FIELDS, toHeaderObject, type HeaderObject } from './protocol/fields.ts';
 export { requestedH1, requestedH2, chooseProtocol } from './protocol/upgrade.ts';
+export { isWebSocketH1, isWebSocketH2 } from './protocol/websocket.ts';
 export { installEscapes, type Installed, type InstallOptions } from './escapes/install.ts';
 export { EscapeSink, type EscapeCapableSink, type EscapeContext, type Eligibility } from './escapes/sink.ts';
 export {

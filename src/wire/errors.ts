@@ -76,6 +76,7 @@ const CATALOGUE = {
   ERR_HATCHWAY_ADAPTER_NEXT_TWICE: { message: 'next() was called more than once by one middleware', expose: false },
   ERR_HATCHWAY_ADAPTER_TRANSFER_CODING: { message: 'the listener applied the transfer coding %s, which the gateway cannot undo (it undoes gzip and deflate; framing is the server\'s)', expose: false },
   ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT: { message: 'invalid argument %s', expose: false },
+  ERR_HATCHWAY_HOST_RUNTIME: { message: 'hatchway/host/%r runs only where the global %r is: start it with that runtime', expose: false },
 } as const satisfies Record<string, ErrorEntry>;
 
 /** Every error code hatchway gives an error. */
