@@ -107,8 +107,6 @@ export interface BunHandlers {
 
 /** Websocket settings of the Bun host, with hatchway's server defaults. */
 export interface BunWebSocketOptions extends SocketLimits {
-  /** Largest message accepted, in bytes (default 4 MiB); larger closes with 1009. */
-  maxPayload?: number;
   /** Seconds without a message before Bun closes the socket (Bun's `idleTimeout`, default 120; Bun pings meanwhile). */
   idleTimeout?: number;
   /** permessage-deflate (default off, Bun's default). */

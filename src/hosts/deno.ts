@@ -167,7 +167,8 @@ function handler(app: App, options: DenoOptions, local: () => DenoHttpServer['ad
                   bufferedAmount: () => native.bufferedAmount,
                 });
               native.onmessage = (event) => socket.received(event.data as string | ArrayBuffer, typeof event.data !== 'string');
-              native.onclose = (event) => socket.ended(event.code, event.reason);
+              // Deno reports 0 for a close frame it could not read a code from: 1005, "no status" (RFC 6455 §7.4.1).
+              native.onclose = (event) => socket.ended(event.code || 1005, event.reason);
               native.onerror = (event) => socket.failed(event.error instanceof Error ? event.error : new Error(event.message ?? 'websocket error'));
               return response;
             },

@@ -32,6 +32,8 @@ export interface Connection {
 
 /** Websocket limits shared by the hosts. */
 export interface SocketLimits {
+  /** Largest message accepted, in bytes (default 4 MiB, as on hatchway's server); larger closes with 1009. */
+  maxPayload?: number;
   /** Most bytes queued for a slow reader before the socket is cut (default 16 MiB, as on hatchway's server). */
   maxBufferedAmount?: number;
 }
@@ -69,11 +71,12 @@ export function serveExchange(exchange: FetchExchange, connection: Connection, l
   environ.features = { push: false, trailers: false, websocket, earlyHints: false };
   if (websocket) {
     const maxBufferedAmount = limits.maxBufferedAmount ?? 16 * 1024 * 1024;
+    const maxPayload = limits.maxPayload ?? 4 * 1024 * 1024;
     sink.acceptWebSocket = (headers: HeaderList, registration: WebSocketRegistration, env: Environ, onSocket: (ws: WebSocket) => void): void => {
       const offered = offeredProtocols(env.headers);
       const chosen = registration.protocol?.(offered, env);
       const protocol = typeof chosen === 'string' && offered.has(chosen) ? chosen : undefined;
-      const socket = new HostSocket({ protocol: protocol ?? '', canPing: connection.canPing, maxBufferedAmount });
+      const socket = new HostSocket({ protocol: protocol ?? '', canPing: connection.canPing, maxBufferedAmount, maxPayload });
       socket.on('error', (err: Error) => env.errors.write(`websocket: ${err.message}`));
       let answer: Response | undefined | false;
       // A switch is no client leaving (Deno aborts the request's signal as it upgrades).

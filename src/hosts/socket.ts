@@ -13,8 +13,8 @@
  * `open`, Deno's `'open'` event come a turn later): it reads `OPEN` from the start, and what is
  * sent (or a `close()`) before the runtime opened it is queued and sent in order then. A peer
  * that never sees the open gets `'close'` with 1006. Past `maxBufferedAmount` bytes queued
- * for a slow reader the socket is cut and `ERR_HATCHWAY_WS_BACKLOG` reported, as on
- * hatchway's own server.
+ * for a slow reader the socket is cut and `ERR_HATCHWAY_WS_BACKLOG` reported, and a message
+ * larger than `maxPayload` closes the socket with 1009, as on hatchway's own server.
  */
 import { HatchwayError } from '../index.ts';
 
@@ -40,6 +40,8 @@ export interface HostSocketOptions {
   canPing: boolean;
   /** Most bytes queued for a slow reader before the socket is cut. */
   maxBufferedAmount: number;
+  /** Largest message handed to the app (where the runtime does not enforce one itself); larger closes with 1009. */
+  maxPayload: number;
 }
 
 type Listener = (...args: never[]) => void;
@@ -82,6 +84,7 @@ export class HostSocket {
   readonly ping?: (data?: string | Uint8Array) => void;
   readonly #listeners = new Map<string, { listener: Listener; once: boolean }[]>();
   readonly #cap: number;
+  readonly #maxPayload: number;
   #native: NativeSocket | undefined;
   #state = OPEN;
   #queue: [string | Uint8Array, SendCallback | undefined][] = [];
@@ -91,6 +94,7 @@ export class HostSocket {
   constructor(options: HostSocketOptions) {
     this.protocol = options.protocol;
     this.#cap = options.maxBufferedAmount;
+    this.#maxPayload = options.maxPayload;
     if (options.canPing) this.ping = (data) => this.#native?.ping?.(data);
   }
 
@@ -179,8 +183,10 @@ export class HostSocket {
 
   /** A message arrived. A listener that throws fails this socket only: reported, closed with 1011. */
   received(data: string | ArrayBuffer | ArrayBufferView, isBinary: boolean): void {
+    const bytes = bytesOf(data);
+    if (bytes.byteLength > this.#maxPayload) return this.close(1009, 'message too big'); // RFC 6455 §7.4.1
     try {
-      this.#emit('message', bytesOf(data), isBinary);
+      this.#emit('message', bytes, isBinary);
     } catch (err) {
       this.failed(err instanceof Error ? err : new Error(String(err)));
       this.close(1011, 'internal error');
