@@ -14,10 +14,12 @@
  *   (a close: Deno has no abortive close), `readyState`, `protocol`, `bufferedAmount`; no
  *   `ping()` (Deno pings by itself: `idleTimeout`). An `'error'` listener that writes to
  *   `environ.errors` is attached.
- * - **HTTP/2**: `Deno.serve` with `cert`/`key` speaks h2 over TLS (ALPN). Deno does not tell a
- *   handler which protocol carried a request; this host reports `HTTP/2` for a TLS request
- *   without a `Host` field (an HTTP/1.1 request must carry one, RFC 9112 §3.2; h2 clients
- *   send `:authority`) and `HTTP/1.1` otherwise. Websockets are HTTP/1.1 only (no RFC 8441).
+ * - **HTTP/2**: `Deno.serve` speaks h2 over TLS (ALPN, with `cert`/`key`) and h2c with prior
+ *   knowledge on cleartext. Deno does not tell a handler which protocol carried a request;
+ *   this host reports `HTTP/2` for a request without a `Host` field (an HTTP/1.1 request must
+ *   carry one, RFC 9112 §3.2, and Deno passes HTTP/2's `:authority` only as the URL) and
+ *   `HTTP/1.1` otherwise — so an HTTP/1.0 request without `Host` is reported as `HTTP/2`.
+ *   Websockets are HTTP/1.1 only (no RFC 8441).
  * - **degraded by the table**: a `Response` has no trailers, no push and no 103 in Deno's
  *   public API, so trailers are sent as the body without them (`features.trailers` is
  *   `false`), push becomes `Link: rel=preload`, `upgradeTo` runs emulated, the generic
@@ -126,7 +128,7 @@ function runtime(): DenoRuntime {
 
 /** The protocol Deno served `request` with (see the module comment: Deno does not say). */
 function protocolOf(request: Request): 'HTTP/1.1' | 'HTTP/2' {
-  return request.url.startsWith('https:') && !request.headers.has('host') ? 'HTTP/2' : 'HTTP/1.1';
+  return request.headers.has('host') ? 'HTTP/1.1' : 'HTTP/2';
 }
 
 /** The handler, with the address the server listens on where {@link serve} knows it. */
