@@ -27,3 +27,22 @@ t.test('adapters import only the public entry modules of src/', async (t) => {
   }
   t.same(offenders, []);
 });
+
+// The Bun and Deno hosts are thin layers an outside author could write: the public entry
+// points (`hatchway`, `hatchway/host`, `hatchway/adapters/fetch`) and each other only.
+t.test('the runtime hosts import only public entry points and their siblings', async (t) => {
+  const offenders: string[] = [];
+  const checked = files('src/hosts');
+  t.ok(checked.length >= 2, 'the hosts were found');
+  const allowed = new Set([...PUBLIC, 'adapters/fetch.ts']);
+  for (const file of checked) {
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const [, specifier] of text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+      if (specifier!.startsWith('node:')) offenders.push(`${file} imports ${specifier} (a host runs where Node's builtins may not)`);
+      if (!specifier!.startsWith('.')) continue;
+      const target = relative(root, resolve(root, dirname(file), specifier!));
+      if (!allowed.has(target) && !target.startsWith('src/hosts/')) offenders.push(`${file} imports ${target}`);
+    }
+  }
+  t.same(offenders, []);
+});
