@@ -211,6 +211,11 @@ export interface FetchExchange {
  * runner writes to — the exchange's own, or the `EscapeSink` that `installEscapes` made over it.
  */
 export interface FetchHost<C> {
+  /**
+   * The environ's `signal` for this request (default: `request.signal`). A host may give one
+   * that follows the request's lazily: Deno spends an op on every request whose signal is read.
+   */
+  signal?(request: Request, context: C): AbortSignal;
   /** Called once per request, before the app; a throw answers that request 500. */
   serve(exchange: FetchExchange, context: C): ResponseSink;
 }
@@ -242,7 +247,7 @@ export function hostFetch<C>(app: App, host: FetchHost<C>, options: ToFetchOptio
   if (typeof host?.serve !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'hostFetch(app, host): host.serve(exchange, context) => sink');
   const errors = errorStream(options);
   return function hostedFetch(request: Request, context: C): Promise<Response | undefined> {
-    return exchange(app, request, errors, (x) => host.serve(x, context));
+    return exchange(app, request, errors, { serve: (x) => host.serve(x, context), signal: host.signal && (() => host.signal!(request, context)) });
   };
 }
 
@@ -254,12 +259,18 @@ function errorStream(options: ToFetchOptions): ErrorStream {
   return options.errors ?? { write: (message: string) => console.error(message) };
 }
 
-/** Runs `app` for `request`; `serve` (a host's) picks the sink. Settles once the app committed, or the host responded. */
-function exchange(app: App, request: Request, errors: ErrorStream, serve: ((x: FetchExchange) => ResponseSink) | undefined): Promise<Response | undefined> {
+/** A host bound to one request's context. */
+interface Bound {
+  serve(exchange: FetchExchange): ResponseSink;
+  signal: (() => AbortSignal) | undefined;
+}
+
+/** Runs `app` for `request`; a host picks the signal and the sink. Settles once the app committed, or the host responded. */
+function exchange(app: App, request: Request, errors: ErrorStream, host: Bound | undefined): Promise<Response | undefined> {
   return new Promise((resolve) => {
     let environ: Environ;
     try {
-      environ = environFromRequest(request, errors);
+      environ = environFromRequest(request, errors, host?.signal?.());
     } catch (err) {
       // a target that does not decode: the 400 the server answers
       resolve(errorAnswer(err));
@@ -267,9 +278,9 @@ function exchange(app: App, request: Request, errors: ErrorStream, serve: ((x: F
     }
     const sink = new FetchSink(environ.method, resolve);
     let target: ResponseSink = sink;
-    if (serve !== undefined) {
+    if (host !== undefined) {
       try {
-        target = serve({ request, environ, sink, respond: (value) => sink.respond(value), onFinished: (listener) => sink.onFinished(listener) });
+        target = host.serve({ request, environ, sink, respond: (value) => sink.respond(value), onFinished: (listener) => sink.onFinished(listener) });
       } catch (err) {
         environ.errors.write(formatError(err));
         sink.respond(errorAnswer(err));
@@ -277,7 +288,7 @@ function exchange(app: App, request: Request, errors: ErrorStream, serve: ((x: F
       }
     }
     const done = run(app, environ, target);
-    if (done !== undefined) done.catch((err: unknown) => environ.errors.write(String(err)));
+    if (done !== undefined) done.catch((err: unknown) => environ.errors.write(String(err))).finally(() => sink.settle(environ.signal.aborted));
   });
 }
 
@@ -287,10 +298,11 @@ function errorAnswer(err: unknown): Response {
 }
 
 /** The environ for a fetch `Request`. */
-function environFromRequest(request: Request, errors: ErrorStream): Environ {
+function environFromRequest(request: Request, errors: ErrorStream, signal: AbortSignal = request.signal): Environ {
   const url = request.url;
-  const parsed = new URL(url);
-  const authorityEnd = url.indexOf('/', url.indexOf('//') + 2);
+  // `request.url` is already a serialized URL (no credentials, default port dropped): slice it.
+  const start = url.indexOf('//') + 2;
+  const authorityEnd = url.indexOf('/', start);
   let target = authorityEnd === -1 ? '/' : url.slice(authorityEnd);
   const hash = target.indexOf('#');
   if (hash !== -1) target = target.slice(0, hash);
@@ -302,13 +314,13 @@ function environFromRequest(request: Request, errors: ErrorStream): Environ {
   const requestId = nextRequestId();
   return {
     method: request.method,
-    scheme: parsed.protocol === 'https:' ? 'https' : 'http',
+    scheme: url.startsWith('https:') ? 'https' : 'http',
     target,
     scriptName: '',
     pathInfo,
     queryString,
     protocol: 'HTTP/1.1',
-    authority: parsed.host,
+    authority: url.slice(start, authorityEnd === -1 ? undefined : authorityEnd),
     headers,
     remoteAddress: '',
     remotePort: 0,
@@ -319,24 +331,43 @@ function environFromRequest(request: Request, errors: ErrorStream): Environ {
     input: new WebBodyReader(request.body, length),
     errors: { write: (message) => errors.write(`[hatchway ${requestId}] ${message}`) },
     features: { push: false, trailers: false, websocket: false, earlyHints: false },
-    signal: request.signal,
+    signal,
     [FETCH_REQUEST]: request,
   };
 }
 
-/** The runner's view of a `Response` being built: resolves it at the head, then feeds its stream. */
+/** The runner's view of a `Response` being built: resolves it at the commit, then feeds its stream. */
 class FetchSink implements EscapeCapableSink {
   readonly #method: string;
   readonly #resolve: (response: Response | undefined) => void;
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** A committed head whose Response is not made yet (until the write or end right after it). */
+  #init: ResponseInit | undefined;
   #pulled: (() => void) | null = null;
   #cancelled = false;
   #finished: (() => void)[] = [];
   #over = false;
 
+  #settled = false;
+
   constructor(method: string, resolve: (response: Response | undefined) => void) {
     this.#method = method;
-    this.#resolve = resolve;
+    this.#resolve = (response) => {
+      this.#settled = true;
+      resolve(response);
+    };
+  }
+
+  /**
+   * The runner is done. It stops without a word to the sink when the client left before the
+   * commit (`environ.signal` aborted): the handler still settles — with a 503 no client will
+   * read — and the host hears the response is over. (Otherwise the sink has heard, or an escape
+   * is still answering: a fallback, a body without its trailers.)
+   */
+  settle(clientGone: boolean): void {
+    if (!clientGone) return;
+    if (!this.#settled) this.#resolve(new Response(null, { status: 503 }));
+    this.#done();
   }
 
   get closed(): boolean {
@@ -363,14 +394,17 @@ class FetchSink implements EscapeCapableSink {
   }
 
   head(status: number, reason: string | undefined, headers: HeaderList, length: number | undefined): void {
-    const fields = new Headers();
-    for (const [name, value] of headers) fields.append(name, value);
-    if (length !== undefined) fields.set('content-length', String(length));
+    const fields: [string, string][] = length === undefined ? headers.slice() : [...headers, ['content-length', String(length)]];
     const init: ResponseInit = reason === undefined ? { status, headers: fields } : { status, statusText: reason, headers: fields };
-    if (bodyForbidden(this.#method, status)) {
-      this.#resolve(new Response(null, init));
-      return;
-    }
+    if (bodyForbidden(this.#method, status)) this.#resolve(new Response(null, init));
+    else this.#init = init; // the Response is made by the write or end that follows at once
+  }
+
+  /** The streaming Response, at the first write: its body is fed by the runner with backpressure. */
+  #open(): ReadableStreamDefaultController<Uint8Array> | undefined {
+    const init = this.#init;
+    if (init === undefined) return this.#controller;
+    this.#init = undefined;
     const stream = new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
@@ -386,6 +420,7 @@ class FetchSink implements EscapeCapableSink {
       new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),
     );
     this.#resolve(new Response(stream, init));
+    return this.#controller;
   }
 
   #wake(): void {
@@ -395,7 +430,7 @@ class FetchSink implements EscapeCapableSink {
   }
 
   write(chunk: Chunk): boolean {
-    const controller = this.#controller;
+    const controller = this.#open();
     if (controller === undefined || this.#cancelled) return true;
     controller.enqueue(toBytes(chunk));
     return (controller.desiredSize ?? 0) > 0;
@@ -410,10 +445,15 @@ class FetchSink implements EscapeCapableSink {
   }
 
   end(chunk?: Chunk): void {
-    const controller = this.#controller;
-    if (controller !== undefined && !this.#cancelled) {
-      if (chunk !== undefined) controller.enqueue(toBytes(chunk));
-      controller.close();
+    const init = this.#init;
+    if (init !== undefined) {
+      // The whole body at once (the common case): a Response over the bytes, which runtimes
+      // send on their fast path (Deno's and Bun's static bodies), not a stream.
+      this.#init = undefined;
+      this.#resolve(new Response(chunk === undefined ? new Uint8Array(0) : toBytes(chunk), init));
+    } else if (this.#controller !== undefined && !this.#cancelled) {
+      if (chunk !== undefined) this.#controller.enqueue(toBytes(chunk));
+      this.#controller.close();
     }
     this.#done();
   }
@@ -433,7 +473,8 @@ class FetchSink implements EscapeCapableSink {
 
   abort(error: unknown): void {
     // Before any head (a host's switch that failed): the handler still settles, with the error response.
-    if (this.#controller === undefined && !this.#cancelled) this.#resolve(errorAnswer(error));
+    if (this.#controller === undefined && this.#init === undefined && !this.#cancelled) this.#resolve(errorAnswer(error));
+    this.#open(); // a committed head: the client sees a response torn down, never a complete one
     if (this.#controller !== undefined && !this.#cancelled) {
       this.#controller.error(error);
       this.#cancelled = true;

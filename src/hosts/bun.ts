@@ -44,7 +44,7 @@
  */
 import { HatchwayError, type App, type ErrorStream } from '../index.ts';
 import { hostFetch } from '../../adapters/fetch.ts';
-import { serveExchange, type SocketLimits } from './exchange.ts';
+import { requestSignal, serveExchange, type SocketLimits } from './exchange.ts';
 import type { HostSocket } from './socket.ts';
 
 /** The part of Bun's `Server` this host uses (declared here: no `@types/bun` needed). */
@@ -162,6 +162,7 @@ export function bun(app: App, options: BunOptions = {}): BunHandlers {
   const fetch = hostFetch(
     app,
     {
+      signal: requestSignal,
       serve(exchange, server: BunServer) {
         const peer = server.requestIP(exchange.request);
         const hostname = server.hostname ?? '';

@@ -51,7 +51,7 @@
  */
 import { HatchwayError, type App, type ErrorStream } from '../index.ts';
 import { hostFetch } from '../../adapters/fetch.ts';
-import { serveExchange, type SocketLimits } from './exchange.ts';
+import { requestSignal, serveExchange, type SocketLimits } from './exchange.ts';
 
 /** The second argument of a `Deno.serve` handler, as far as this host uses it. */
 export interface DenoServeHandlerInfo {
@@ -137,6 +137,7 @@ function handler(app: App, options: DenoOptions, local: () => DenoHttpServer['ad
   const fetch = hostFetch(
     app,
     {
+      signal: requestSignal,
       serve(exchange, info: DenoServeHandlerInfo) {
         const addr = local();
         const wildcard = addr?.hostname === '0.0.0.0' || addr?.hostname === '::';

@@ -58,8 +58,6 @@ function plainAnswer(status: number, text: string): Response {
 /** Completes `exchange` for `connection` and returns the escape sink the runner writes to. */
 export function serveExchange(exchange: FetchExchange, connection: Connection, limits: SocketLimits = {}): ResponseSink {
   const { environ, sink } = exchange;
-  const signal = untilFinished(exchange);
-  environ.signal = signal.signal;
   environ.protocol = connection.protocol;
   environ.remoteAddress = connection.remoteAddress;
   environ.remotePort = connection.remotePort;
@@ -80,7 +78,7 @@ export function serveExchange(exchange: FetchExchange, connection: Connection, l
       socket.on('error', (err: Error) => env.errors.write(`websocket: ${err.message}`));
       let answer: Response | undefined | false;
       // A switch is no client leaving (Deno aborts the request's signal as it upgrades).
-      signal.detach();
+      detach(environ.signal);
       try {
         answer = upgrade(headers.filter(([name]) => !HANDSHAKE.has(name.toLowerCase())), protocol, socket);
       } catch (err) {
@@ -106,24 +104,59 @@ export function serveExchange(exchange: FetchExchange, connection: Connection, l
   });
   // SPEC §11 step 5: released once the response is over, on every path.
   const release = (): void => escapes.registry.release();
-  exchange.onFinished(release);
-  environ.signal.addEventListener('abort', release, { once: true });
+  exchange.onFinished(() => {
+    detach(environ.signal);
+    release();
+  });
   return escapes.sink;
 }
 
+/** Where a {@link requestSignal} keeps its `detach`. */
+const DETACH = Symbol('hatchway.detach');
+
+type Following = AbortSignal & { [DETACH]?: () => void };
+
+const aborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+const reason = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'reason')!.get!;
+
 /**
- * The environ's signal (SPEC §2.7): the request's, followed only until the response is over
- * for the adapter, or until a websocket takes the connection (`detach`). Deno (without
- * `--unstable-no-legacy-abort`) also aborts a request's signal after a response sent in full
- * and as a websocket upgrades; neither is a client that went away.
+ * The environ's signal (SPEC §2.7): it follows the request's signal from its first use — a
+ * listener added, `aborted` or `reason` read — until the response is over for the adapter or
+ * a websocket takes the connection. Lazily, because reading a request's signal costs Deno an
+ * op per request (a third of the host's time on a hello response), and a response sent whole
+ * at once never waits on it; any streamed body does, since the runner listens to it. It stops
+ * following because Deno (without `--unstable-no-legacy-abort`) also aborts a request's signal
+ * after a response sent in full and as a websocket upgrades: neither is a client that left.
+ * `AbortSignal.any()` over it sees the abort as soon as anything made it follow.
  */
-export function untilFinished(exchange: FetchExchange): { signal: AbortSignal; detach: () => void } {
-  const outer = exchange.environ.signal;
+export function requestSignal(request: Request): AbortSignal {
   const controller = new AbortController();
-  const follow = (): void => controller.abort(outer.reason);
-  const detach = (): void => outer.removeEventListener('abort', follow);
-  if (outer.aborted) follow();
-  else outer.addEventListener('abort', follow, { once: true });
-  exchange.onFinished(detach);
-  return { signal: controller.signal, detach };
+  const signal: Following = controller.signal;
+  let outer: AbortSignal | undefined;
+  let state = 0; // 0 idle, 1 following, 2 detached
+  const follow = (): void => controller.abort(outer!.reason);
+  const attach = (): void => {
+    if (state !== 0) return;
+    state = 1;
+    outer = request.signal;
+    if (outer.aborted) follow();
+    else outer.addEventListener('abort', follow, { once: true });
+  };
+  const add = signal.addEventListener;
+  signal.addEventListener = function addEventListener(this: AbortSignal, ...args: Parameters<AbortSignal['addEventListener']>): void {
+    attach();
+    add.apply(this, args);
+  };
+  Object.defineProperty(signal, 'aborted', { get: () => (attach(), aborted.call(signal)) });
+  Object.defineProperty(signal, 'reason', { get: () => (attach(), reason.call(signal)) });
+  signal[DETACH] = () => {
+    if (state === 1) outer!.removeEventListener('abort', follow);
+    state = 2;
+  };
+  return signal;
+}
+
+/** Stops `signal` following the request's (a no-op for any other signal). */
+function detach(signal: AbortSignal): void {
+  (signal as Following)[DETACH]?.();
 }

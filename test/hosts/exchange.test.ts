@@ -8,7 +8,7 @@
 import t from 'tap';
 import { acceptWebSocket, compose, liveRegistrations, sendWithTrailers, type App, type Middleware } from '../../src/index.ts';
 import { hostFetch, type FetchExchange } from '../../adapters/fetch.ts';
-import { serveExchange, offeredProtocols, type Connection } from '../../src/hosts/exchange.ts';
+import { serveExchange, offeredProtocols, requestSignal, type Connection } from '../../src/hosts/exchange.ts';
 import type { HostSocket } from '../../src/hosts/socket.ts';
 import { bun, serve as serveBun } from '../../src/hosts/bun.ts';
 import { deno, serve as serveDeno } from '../../src/hosts/deno.ts';
@@ -193,4 +193,66 @@ t.test('the hosts outside their runtime', async (t) => {
   handlers.websocket.message({ data: undefined } as never, 'ignored'); // a socket this host did not upgrade
   const denoHandler = deno(hello);
   t.equal(await (await denoHandler(new Request('http://h/'), { remoteAddr: { transport: 'tcp', hostname: '10.1.1.1', port: 9 } })).text(), '10.1.1.1:9 0');
+});
+
+t.test("requestSignal follows the request's signal from its first use, until detached", async (t) => {
+  const lazy = new AbortController();
+  let reads = 0;
+  const request = {
+    get signal() {
+      reads++;
+      return lazy.signal;
+    },
+  } as Request;
+  const idle = requestSignal(request);
+  lazy.abort();
+  t.equal(reads, 0, "the request's signal is not even read before anything uses ours (Deno's per-request op)");
+  t.equal(idle.aborted, true, 'reading aborted makes it follow, already aborted or not');
+  t.equal(reads, 1);
+  t.equal(AbortSignal.any([idle]).aborted, true, 'AbortSignal.any over it sees the abort');
+
+  const client = new AbortController();
+  const used = requestSignal(new Request('http://h/', { signal: client.signal }));
+  let heard = 0;
+  used.addEventListener('abort', () => heard++);
+  client.abort(new Error('gone'));
+  t.equal(heard, 1, 'a listener makes it follow');
+  t.match(used.reason, { message: 'gone' });
+});
+
+t.test('a host stops following once the response is over, and a client gone before the commit still settles', async (t) => {
+  const client = new AbortController();
+  let finished = 0;
+  const late: App = (environ, startResponse) => ({
+    async *[Symbol.asyncIterator]() {
+      await new Promise((resolve) => environ.signal.addEventListener('abort', resolve, { once: true }));
+      startResponse(200, []);
+      yield 'never';
+    },
+  });
+  const handler = hostFetch(late, {
+    signal: requestSignal,
+    serve(exchange) {
+      exchange.onFinished(() => finished++);
+      return serveExchange(exchange, connection(undefined));
+    },
+  }, quiet);
+  const pending = handler(new Request('http://h/', { signal: client.signal }), undefined);
+  await new Promise((resolve) => setImmediate(resolve));
+  client.abort();
+  const response = await pending;
+  t.equal(response!.status, 503, 'a placeholder no client reads: the handler does not hang');
+  t.equal(finished, 1, 'and the host heard the response is over');
+
+  // Deno aborts a request's signal after a response sent in full: not a client that left.
+  const after = new AbortController();
+  let aborted = false;
+  const whole = hostFetch((environ, startResponse) => {
+    environ.signal.addEventListener('abort', () => (aborted = true));
+    startResponse(200, []);
+    return ['done'];
+  }, { signal: requestSignal, serve: (exchange) => serveExchange(exchange, connection(undefined)) });
+  t.equal(await (await whole(new Request('http://h/', { signal: after.signal }), undefined))!.text(), 'done');
+  after.abort();
+  t.equal(aborted, false, 'the environ signal stopped following when the response was over');
 });
