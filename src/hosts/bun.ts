@@ -47,12 +47,28 @@ import { hostFetch } from '../../adapters/fetch.ts';
 import { requestSignal, serveExchange, type SocketLimits } from './exchange.ts';
 import type { HostSocket } from './socket.ts';
 
+/** The peer of a connection, as `server.requestIP()` tells it. */
+export interface BunPeer {
+  /** The peer's IP address. */
+  address: string;
+  /** The peer's TCP port. */
+  port: number;
+}
+
+/** PEM certificate and key for `Bun.serve`'s `tls`. */
+export interface BunTls {
+  /** The PEM certificate chain. */
+  cert: string;
+  /** The PEM private key. */
+  key: string;
+}
+
 /** The part of Bun's `Server` this host uses (declared here: no `@types/bun` needed). */
 export interface BunServer {
   /** Bun's native websocket upgrade: `true` when Bun will answer `101`. */
   upgrade(request: Request, options?: { headers?: [string, string][]; data?: unknown }): boolean;
   /** The peer of a request's connection. */
-  requestIP(request: Request): { address: string; port: number } | null;
+  requestIP(request: Request): BunPeer | null;
   /** The port the server listens on. */
   readonly port?: number | undefined;
   /** The host name or address the server listens on. */
@@ -128,7 +144,7 @@ export interface BunServeOptions extends BunOptions {
   /** Address to listen on (default `0.0.0.0`, Bun's). */
   hostname?: string;
   /** TLS: PEM certificate and key (Bun then speaks HTTP/1.1 over TLS). */
-  tls?: { cert: string; key: string };
+  tls?: BunTls;
 }
 
 /** What this host puts in Bun's per-socket `data`. */

@@ -53,28 +53,46 @@ import { HatchwayError, type App, type ErrorStream } from '../index.ts';
 import { hostFetch } from '../../adapters/fetch.ts';
 import { requestSignal, serveExchange, type SocketLimits } from './exchange.ts';
 
+/** A network address as Deno gives it (`Deno.NetAddr`, or a unix one without host and port). */
+export interface DenoAddr {
+  /** `tcp`, `unix`, … */
+  readonly transport: string;
+  /** The IP address or host name (TCP). */
+  readonly hostname?: string;
+  /** The port (TCP). */
+  readonly port?: number;
+}
+
 /** The second argument of a `Deno.serve` handler, as far as this host uses it. */
 export interface DenoServeHandlerInfo {
   /** The peer of the request's connection. */
-  readonly remoteAddr: { readonly transport: string; readonly hostname?: string; readonly port?: number };
+  readonly remoteAddr: DenoAddr;
 }
 
-/** The part of Deno's server-side `WebSocket` this host uses. */
+/** The part of Deno's server-side `WebSocket` this host uses (the WHATWG `WebSocket`). */
 export interface DenoWebSocket {
+  /** How binary messages arrive: this host sets `arraybuffer`. */
   binaryType: string;
+  /** Bytes queued and not yet sent. */
   readonly bufferedAmount: number;
+  /** The socket opened (after the `101` was sent). */
   onopen: ((event: unknown) => void) | null;
+  /** A message: a string, or an `ArrayBuffer`. */
   onmessage: ((event: { data: unknown }) => void) | null;
+  /** The socket closed. */
   onclose: ((event: { code: number; reason: string }) => void) | null;
+  /** The socket failed. */
   onerror: ((event: { message?: string; error?: unknown }) => void) | null;
+  /** Sends a message (throws unless open). */
   send(data: string | Uint8Array): void;
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
 }
 
 /** What `Deno.serve` returns, as far as this host uses it. */
 export interface DenoHttpServer {
   /** The address it listens on. */
-  readonly addr: { readonly transport: string; readonly hostname?: string; readonly port?: number };
+  readonly addr: DenoAddr;
   /** Settles when the server stopped. */
   readonly finished: Promise<void>;
   /** Stops listening and waits for the requests in flight. */
