@@ -9,19 +9,9 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { curl } from '../fixtures/clients.ts';
-import { pythonPeer } from '../fixtures/h2.ts';
-import { EXAMPLE, RUNTIMES, startHost } from '../fixtures/runtimes/hosts.ts';
+import { EXAMPLE, RUNTIMES, startHost, wsPeer } from '../fixtures/runtimes/hosts.ts';
 
-const WS = fileURLToPath(new URL('../fixtures/py/ws_runtime.py', import.meta.url));
-
-interface WsReport {
-  status: number;
-  headers: [string, string][];
-  subprotocol?: string | null;
-  replies?: unknown[];
-}
 
 /** curl's `-i` output split into the final status, lowercased head and body, and whether a 100 Continue came first. */
 function parse(stdout: string): { status: number; head: string; body: string; continued: boolean } {
@@ -95,7 +85,7 @@ for (const runtime of RUNTIMES) {
   t.test(`${runtime}: the websocket behind auth`, async (t) => {
     const host = await startHost(t, runtime, EXAMPLE[runtime]);
     const url = `ws://127.0.0.1:${host.port}/ws`;
-    const honoured = await pythonPeer<WsReport>(t, WS, [url, '--auth', 'Bearer secret', '--protocols', 'echo']);
+    const honoured = await wsPeer(t, url, '--auth', 'Bearer secret', '--protocols', 'echo');
     t.equal(honoured.status, 101);
     t.same(honoured.replies, ['bearer: hello', [1, 2]], "echo, with what the auth middleware put in the app's environ");
     t.equal(honoured.subprotocol, 'echo');
@@ -103,10 +93,10 @@ for (const runtime of RUNTIMES) {
       honoured.headers.some(([name, value]) => name === 'set-cookie' && value.startsWith('session=authenticated')),
       'the session cookie the middleware set rides the 101',
     );
-    const refused = await pythonPeer<WsReport>(t, WS, [url]);
+    const refused = await wsPeer(t, url);
     t.equal(refused.status, 401, "no token: the middleware's 401, never a 101");
     t.ok(refused.headers.some(([name]) => name === 'www-authenticate'));
-    const wrongKey = await pythonPeer<WsReport>(t, WS, [url, '--auth', 'Bearer guess']);
+    const wrongKey = await wsPeer(t, url, '--auth', 'Bearer guess');
     t.equal(wrongKey.status, 401);
     // The access log (JSON on stderr) got what the server reported for each.
     const lines = host

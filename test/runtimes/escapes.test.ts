@@ -6,21 +6,10 @@
  * only when the token came back unaltered — and every registration is released.
  */
 import t from 'tap';
-import { fileURLToPath } from 'node:url';
 import { degrade, type Outcome, type Situation } from '../../src/index.ts';
-import { pythonPeer } from '../fixtures/h2.ts';
 import { RawClient, sleep } from '../fixtures/clients.ts';
-import { RUNTIMES, getJson, handshake, rawExchange, startHost, type Host } from '../fixtures/runtimes/hosts.ts';
+import { RUNTIMES, getJson, handshake, rawExchange, startHost, wsPeer, type Host } from '../fixtures/runtimes/hosts.ts';
 
-const WS = fileURLToPath(new URL('../fixtures/py/ws_runtime.py', import.meta.url));
-
-interface WsReport {
-  status: number;
-  headers: [string, string][];
-  subprotocol?: string | null;
-  replies?: unknown[];
-  close?: [number, string];
-}
 
 interface Stats {
   registered: number;
@@ -71,7 +60,7 @@ for (const runtime of RUNTIMES) {
         if (outcome === 'fallback') t.match(raw.head, /\r\nupgrade: websocket/i, 'the 426 says what to upgrade to');
         if (outcome === 'answer') t.match(raw.body, /Service Unavailable/, "the middleware's status with the http-errors text, never the token");
         if (!c.handshake) return;
-        const report = await pythonPeer<WsReport>(t, WS, [`ws://127.0.0.1:${host.port}${c.path}`]);
+        const report = await wsPeer(t, `ws://127.0.0.1:${host.port}${c.path}`);
         t.equal(report.status, expected, 'python websockets sees the same status');
         if (outcome === 'takeover') {
           opened++;
@@ -90,17 +79,17 @@ for (const runtime of RUNTIMES) {
   t.test(`${runtime}: the native socket behaves as the ws subset says`, async (t) => {
     const host = await startHost(t, runtime);
     const url = `ws://127.0.0.1:${host.port}`;
-    const picked = await pythonPeer<WsReport>(t, WS, [`${url}/probe/ws`, '--protocols', 'a,b']);
+    const picked = await wsPeer(t, `${url}/probe/ws`, '--protocols', 'a,b');
     t.equal(picked.subprotocol, 'b', "protocol() picks from the client's offer");
     t.ok(picked.headers.some(([name, value]) => name === 'sec-websocket-protocol' && value === 'b'), 'the 101 names it');
-    const none = await pythonPeer<WsReport>(t, WS, [`${url}/probe/ws`, '--protocols', 'a']);
+    const none = await wsPeer(t, `${url}/probe/ws`, '--protocols', 'a');
     t.equal(none.status, 101);
     t.equal(none.subprotocol, null, 'no pick, no subprotocol (not the first offered)');
     t.notOk(none.headers.some(([name]) => name === 'sec-websocket-protocol'));
-    const thrown = await pythonPeer<WsReport>(t, WS, [`${url}/probe/ws-throws`]);
+    const thrown = await wsPeer(t, `${url}/probe/ws-throws`);
     t.same(thrown.close?.[0], 1011, 'an onSocket that throws closes its socket with 1011');
     t.match(host.stderr(), /onSocket failed on purpose/, 'and is reported to environ.errors');
-    const big = await pythonPeer<WsReport>(t, WS, [`${url}/probe/ws`, '--big', String(5 * 1024 * 1024)]);
+    const big = await wsPeer(t, `${url}/probe/ws`, '--big', String(5 * 1024 * 1024));
     t.same(big.close?.[0], 1009, 'a message over 4 MiB closes with 1009');
     // A client that leaves right after its handshake: the registration is released all the same.
     const gone = await RawClient.connect(t, host.port);
