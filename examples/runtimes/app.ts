@@ -4,7 +4,7 @@
  *
  *   node examples/runtimes/node.ts
  *   bun examples/runtimes/bun.ts
- *   deno run --allow-net --allow-env --allow-read examples/runtimes/deno.ts
+ *   deno run --allow-net --allow-env examples/runtimes/deno.ts
  *
  * Routes: `GET /`, `GET /hello/:name`, `POST /echo` (the body streamed back), and behind a
  * bearer-token check (`Authorization: Bearer secret`, else 401) `GET /private` and `GET /ws`, a

@@ -1,4 +1,4 @@
-// The runtimes app on Deno: `deno run --allow-net --allow-env --allow-read examples/runtimes/deno.ts`
+// The runtimes app on Deno: `deno run --allow-net --allow-env examples/runtimes/deno.ts`
 // (PORT=0 picks a free port; the bound port is printed as JSON on stdout).
 import { serve } from '../../src/hosts/deno.ts';
 import app from './app.ts';

@@ -32,7 +32,7 @@
  *
  * @example
  * ```ts
- * // server.ts — `deno run --allow-net --allow-read --allow-env server.ts`
+ * // server.ts — `deno run --allow-net --allow-env server.ts` (npm dependencies read the environment)
  * import { serve } from 'hatchway/host/deno';
  * import app from './app.ts';
  *
