@@ -11,10 +11,9 @@
  *
  * @module
  */
-import { createReadStream } from 'node:fs';
-import { HatchwayError, bodyForbidden, errorResponse, isServerManaged, run, toBytes } from '../src/index.ts';
+import { FileBody, HatchwayError, bodyForbidden, errorResponse, isServerManaged, run, toBytes } from '../src/index.ts';
 import { PullBodyReader, httpError, nextRequestId, splitTarget } from '../src/host.ts';
-import type { App, Chunk, Environ, ErrorStream, FileBody, HeaderList, ResponseSink } from '../src/index.ts';
+import type { App, Chunk, Environ, ErrorStream, HeaderList, ResponseSink } from '../src/index.ts';
 import { relativeUrl } from './node-objects/url.ts';
 
 /** The environ key holding the `Request` a {@link toFetch} handler received. */
@@ -55,9 +54,13 @@ function requestFromEnviron(environ: Environ): Request {
   return new Request(`${environ.scheme}://${host}${path}`, init);
 }
 
+// After pending I/O callbacks: setImmediate where the runtime has it, else a 0 ms timer (workerd).
+const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+const afterIo = (resolve: () => void): unknown => (immediate === undefined ? setTimeout(resolve, 0) : immediate(resolve));
+
 /** Resolves with the stream's next read if it is already settled (nothing more to wait for), else `undefined`. */
 function settledNow<T>(promise: Promise<T>): Promise<T | undefined> {
-  return Promise.race([promise, new Promise<undefined>((resolve) => setImmediate(resolve, undefined))]);
+  return Promise.race([promise, new Promise<undefined>((resolve) => afterIo(() => resolve(undefined)))]);
 }
 
 /**
@@ -146,16 +149,24 @@ export function fromFetch(handler: FetchHandler): App {
   };
 }
 
-/** Options of {@link toFetch}. */
-export interface ToFetchOptions {
+/** Options of {@link toFetch}; `A` are the handler's arguments after the `Request`. */
+export interface ToFetchOptions<A extends unknown[] = []> {
   /** Where the app's error lines go (default: `console.error`). */
   errors?: ErrorStream;
+  /**
+   * Extra environ keys for each request, from the `Request` and the handler's further
+   * arguments (a Worker's `env` and `ctx`: `hatchway/host/workerd`). A key the environ already
+   * has (SPEC §2.1, `fetch.request`) is not replaced.
+   */
+  environ?: (request: Request, ...args: A) => Record<string, unknown>;
 }
 
 /**
  * Turns a hatchway app into a fetch handler. The environ comes from the `Request`: `target`
  * is the URL's path and query as sent, `authority` its host, `environ['fetch.request']` the
- * request itself, `signal` the request's signal, addresses empty and every feature `false`.
+ * request itself, `signal` the request's signal, addresses empty and every feature `false`,
+ * plus the keys `options.environ` returns (from the handler's further arguments: a Worker's
+ * `env` and `ctx`).
  * The `Response` is created when the app commits; its body is a `ReadableStream` that pulls
  * from the app's body with backpressure.
  *
@@ -168,14 +179,16 @@ export interface ToFetchOptions {
  * hono.mount('/legacy', toFetch(hatchwayApp));
  * ```
  */
-export function toFetch(app: App, options: ToFetchOptions = {}): (request: Request) => Promise<Response> {
+export function toFetch<A extends unknown[] = []>(app: App, options: ToFetchOptions<A> = {}): (request: Request, ...args: A) => Promise<Response> {
   if (typeof app !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', 'toFetch(app): a function (environ, startResponse) => body');
   const errors = options.errors ?? { write: (message: string) => console.error(message) };
-  return function hatchwayFetch(request: Request): Promise<Response> {
+  const extend = options.environ;
+  return function hatchwayFetch(request: Request, ...args: A): Promise<Response> {
     return new Promise((resolve) => {
       let environ;
       try {
         environ = environFromRequest(request, errors);
+        if (extend !== undefined) addKeys(environ, extend(request, ...args));
       } catch (err) {
         // a target that does not decode: the 400 the server answers
         const { status, headers, body } = errorResponse(err);
@@ -187,6 +200,11 @@ export function toFetch(app: App, options: ToFetchOptions = {}): (request: Reque
       if (done !== undefined) done.catch((err: unknown) => environ.errors.write(String(err)));
     });
   };
+}
+
+/** Adds `extra`'s keys that `environ` does not have. */
+function addKeys(environ: Environ, extra: Record<string, unknown>): void {
+  for (const key of Object.keys(extra)) if (!(key in environ)) environ[key] = extra[key];
 }
 
 /** The environ for a fetch `Request`. */
@@ -303,9 +321,10 @@ class FetchSink implements ResponseSink {
       this.end();
       return;
     }
-    for await (const chunk of createReadStream(body.path, { start: body.start, end: body.start + size - 1 })) {
+    // The range the head announced, read through FileBody (node:fs, loaded when first used).
+    for await (const chunk of new FileBody(body.path, { start: body.start, end: body.start + size - 1 })) {
       if (this.#cancelled) return;
-      if (!this.write(chunk as Buffer)) await this.drained();
+      if (!this.write(chunk)) await this.drained();
     }
     this.end();
   }
