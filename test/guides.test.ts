@@ -33,7 +33,15 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 function toSource(specifier: string): string {
   const sub = specifier.slice('hatchway'.length);
   const path =
-    sub === '' ? 'src/index.ts' : sub.startsWith('/middleware/') || sub.startsWith('/adapters/') ? `${sub.slice(1)}.ts` : sub === '/server' ? 'src/server/index.ts' : `src${sub}.ts`;
+    sub === ''
+      ? 'src/index.ts'
+      : sub.startsWith('/middleware/') || sub.startsWith('/adapters/')
+        ? `${sub.slice(1)}.ts`
+        : sub === '/server'
+          ? 'src/server/index.ts'
+          : sub.startsWith('/host/')
+            ? `src/hosts/${sub.slice('/host/'.length)}.ts`
+            : `src${sub}.ts`;
   return pathToFileURL(join(root, path)).href;
 }
 

@@ -53,6 +53,9 @@ function check(t: Test, runtime: string, report: Report): void {
   t.equal(signed?.[1], createHmac('sha256', COOKIE_SECRET).update('visits=1').digest('base64url'), "its signature is node:crypto's HMAC-SHA256");
   t.match(is('session', 200, 'session 1\n').headers['set-cookie'], /^sid=[\w-]{24}\.[\w-]+; Max-Age=86400; Path=\/; HttpOnly; SameSite=Lax$/, 'a session cookie is set');
   t.equal(is('trailers', 200, 'ab').headers['x-checksum'], undefined, 'trailers: the body, without its trailers');
+  is('trailers-required', 400);
+  const up = is('upgrade', 426);
+  t.equal(up.headers.upgrade, runtime === 'workerd' ? undefined : 'echo/1', 'the upgrade fallback: 426 naming its protocol (workerd drops the field)');
   t.equal(is('push', 200).headers.link, '</style.css>; rel=preload; as=style', 'push: a preload link instead');
   is('h2', 200, 'http2 handler, stream emulated\n');
   is('error', 500, 'Internal Server Error\n');
@@ -63,6 +66,7 @@ function check(t: Test, runtime: string, report: Report): void {
   t.equal(report.log.filter((l) => l.startsWith('access: ')).length, REQUESTS.length, 'the access log has a line per request');
   t.same(report.log.filter((l) => l.startsWith('lint: ')), [], 'lint saw no broken rule');
   t.match(report.log.filter((l) => l.startsWith('error: ')), [/Error: boom/], 'the one error line is the thrown one');
+  t.same(report.log.filter((l) => l.startsWith('dropped: ')), ['dropped: x-checksum'], 'onDropped is told of the trailers');
 }
 
 const unbundled: [string, string[]][] = [
