@@ -7,7 +7,7 @@
  * standard one, and a body hit tells the sink to tear the response down.
  */
 import { chunkLength, toBytes } from '../gateway/body.ts';
-import { concat, includesBytes, matchesAt } from '../wire/bytes.ts';
+import { bytesView, concat, copyBytes, includesBytes, matchesAt } from '../wire/bytes.ts';
 import { formatError } from '../gateway/error-response.ts';
 import { HatchwayError } from '../gateway/errors.ts';
 import type { ResponseSink } from '../gateway/run.ts';
@@ -67,7 +67,7 @@ export class TokenScan {
     if (tokens === undefined) return chunk;
     const bytes = toBytes(chunk);
     const tail = this.#tail;
-    const view = tail ? concat([tail, bytes]) : bytes;
+    const view = tail ? concat([tail, bytes]) : bytesView(bytes);
     for (const token of tokens) {
       if (!includesBytes(view, token)) continue;
       this.#leak('body');
@@ -76,7 +76,7 @@ export class TokenScan {
     }
     const unsent = (tail?.byteLength ?? 0) - this.#pending; // where the bytes not yet sent begin
     const hold = tokenStart(view, tokens, unsent);
-    this.#tail = new Uint8Array(view.subarray(Math.max(0, view.byteLength - (TOKEN_LENGTH - 1)))); // a copy
+    this.#tail = copyBytes(view.subarray(Math.max(0, view.byteLength - (TOKEN_LENGTH - 1))));
     this.#pending = hold;
     return view.subarray(unsent, view.byteLength - hold);
   }

@@ -28,6 +28,19 @@ export function portableUtf8Length(text: string): number {
 /** The UTF-8 length of `text`: `Buffer.byteLength` where there is a `Buffer` (native), else {@link portableUtf8Length}. */
 export const utf8Length: (text: string) => number = NodeBuffer === undefined ? portableUtf8Length : (text) => NodeBuffer.byteLength(text);
 
+/**
+ * `bytes` as a `Buffer` over the same memory where there is a `Buffer` (what Node hosts and
+ * sinks have always been handed, `toString()` and all), else `bytes` itself.
+ */
+export function bytesView(bytes: Uint8Array): Uint8Array {
+  return NodeBuffer === undefined ? bytes : NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A copy of `bytes` (a `Buffer` where there is a `Buffer`). */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  return NodeBuffer === undefined ? Uint8Array.prototype.slice.call(bytes) : NodeBuffer.from(bytes);
+}
+
 /** `parts` joined into a new byte array (`Buffer.concat` where there is a `Buffer`). */
 export function concat(parts: readonly Uint8Array[], total?: number): Uint8Array {
   if (NodeBuffer !== undefined) return NodeBuffer.concat(parts, total);

@@ -69,3 +69,18 @@ t.test('randomBytes hands out fresh bytes of the asked size, across pool refills
   a.fill(0);
   t.not(Buffer.from(native.randomBytes(18)).toString('hex'), '0'.repeat(36), 'a caller writing into its bytes changes nothing handed out later');
 });
+
+t.test('bytesView and copyBytes hand Node code Buffers, as before, and plain bytes elsewhere', async (t) => {
+  const bytes = new Uint8Array([104, 105, 33]).subarray(1);
+  const view = native.bytesView(bytes);
+  t.ok(Buffer.isBuffer(view) && view.toString() === 'i!', 'a Buffer over the same memory');
+  bytes[0] = 106;
+  t.equal(view.toString(), 'j!', 'not a copy');
+  const copy = native.copyBytes(bytes);
+  bytes[0] = 107;
+  t.ok(Buffer.isBuffer(copy) && copy.toString() === 'j!', 'a copying Buffer');
+  t.equal(portable.bytesView(bytes), bytes, 'without Buffer: the bytes themselves');
+  const plain = portable.copyBytes(bytes);
+  bytes[0] = 108;
+  t.same([...plain], [107, 33], 'without Buffer: a copy');
+});
