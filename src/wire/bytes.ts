@@ -77,7 +77,7 @@ export const includesBytes: (haystack: Uint8Array, needle: Uint8Array) => boolea
         for (let p = haystack.indexOf(needle[0]!); p !== -1 && p <= last; p = haystack.indexOf(needle[0]!, p + 1)) if (matchesAt(haystack, p, needle)) return true;
         return false;
       }
-    : (haystack, needle) => NodeBuffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength).indexOf(needle) !== -1;
+    : (haystack, needle) => (NodeBuffer.isBuffer(haystack) ? haystack : NodeBuffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength)).indexOf(needle) !== -1;
 
 /** The bytes as a Latin-1 string, one character per byte (short inputs: a token). */
 export function latin1(bytes: Uint8Array): string {
