@@ -11,10 +11,9 @@
  *
  * @module
  */
-import { createReadStream } from 'node:fs';
-import { HatchwayError, bodyForbidden, errorResponse, isServerManaged, run, toBytes } from '../src/index.ts';
+import { FileBody, HatchwayError, bodyForbidden, errorResponse, isServerManaged, run, toBytes } from '../src/index.ts';
 import { PullBodyReader, formatError, httpError, nextRequestId, splitTarget, type EscapeCapableSink } from '../src/host.ts';
-import type { App, Chunk, Environ, ErrorStream, FileBody, HeaderList, ResponseSink } from '../src/index.ts';
+import type { App, Chunk, Environ, ErrorStream, HeaderList, ResponseSink } from '../src/index.ts';
 import { relativeUrl } from './node-objects/url.ts';
 
 /** The environ key holding the `Request` a {@link toFetch} handler received. */
@@ -55,9 +54,13 @@ function requestFromEnviron(environ: Environ): Request {
   return new Request(`${environ.scheme}://${host}${path}`, init);
 }
 
+// After pending I/O callbacks: setImmediate where the runtime has it, else a 0 ms timer (workerd).
+const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+const afterIo = (resolve: () => void): unknown => (immediate === undefined ? setTimeout(resolve, 0) : immediate(resolve));
+
 /** Resolves with the stream's next read if it is already settled (nothing more to wait for), else `undefined`. */
 function settledNow<T>(promise: Promise<T>): Promise<T | undefined> {
-  return Promise.race([promise, new Promise<undefined>((resolve) => setImmediate(resolve, undefined))]);
+  return Promise.race([promise, new Promise<undefined>((resolve) => afterIo(() => resolve(undefined)))]);
 }
 
 /**
@@ -146,16 +149,24 @@ export function fromFetch(handler: FetchHandler): App {
   };
 }
 
-/** Options of {@link toFetch}. */
-export interface ToFetchOptions {
+/** Options of {@link toFetch}; `A` are the handler's arguments after the `Request`. */
+export interface ToFetchOptions<A extends unknown[] = []> {
   /** Where the app's error lines go (default: `console.error`). */
   errors?: ErrorStream;
+  /**
+   * Extra environ keys for each request, from the `Request` and the handler's further
+   * arguments (a Worker's `env` and `ctx`: `hatchway/host/workerd`). A key the environ already
+   * has (SPEC §2.1, `fetch.request`) is not replaced.
+   */
+  environ?: (request: Request, ...args: A) => Record<string, unknown>;
 }
 
 /**
  * Turns a hatchway app into a fetch handler. The environ comes from the `Request`: `target`
  * is the URL's path and query as sent, `authority` its host, `environ['fetch.request']` the
- * request itself, `signal` the request's signal, addresses empty and every feature `false`.
+ * request itself, `signal` the request's signal, addresses empty and every feature `false`,
+ * plus the keys `options.environ` returns (from the handler's further arguments: a Worker's
+ * `env` and `ctx`).
  * The `Response` is created when the app commits; its body is a `ReadableStream` that pulls
  * from the app's body with backpressure.
  *
@@ -168,11 +179,12 @@ export interface ToFetchOptions {
  * hono.mount('/legacy', toFetch(hatchwayApp));
  * ```
  */
-export function toFetch(app: App, options: ToFetchOptions = {}): (request: Request) => Promise<Response> {
+export function toFetch<A extends unknown[] = []>(app: App, options: ToFetchOptions<A> = {}): (request: Request, ...args: A) => Promise<Response> {
   checkApp(app, 'toFetch(app)');
   const errors = errorStream(options);
-  return function hatchwayFetch(request: Request): Promise<Response> {
-    return exchange(app, request, errors, undefined) as Promise<Response>;
+  const extend = options.environ;
+  return function hatchwayFetch(request: Request, ...args: A): Promise<Response> {
+    return exchange(app, request, errors, undefined, extend && (() => extend(request, ...args))) as Promise<Response>;
   };
 }
 
@@ -255,7 +267,7 @@ function checkApp(app: App, call: string): void {
   if (typeof app !== 'function') throw new HatchwayError('ERR_HATCHWAY_ADAPTER_INVALID_ARGUMENT', `${call}: a function (environ, startResponse) => body`);
 }
 
-function errorStream(options: ToFetchOptions): ErrorStream {
+function errorStream(options: { errors?: ErrorStream | undefined }): ErrorStream {
   return options.errors ?? { write: (message: string) => console.error(message) };
 }
 
@@ -266,11 +278,12 @@ interface Bound {
 }
 
 /** Runs `app` for `request`; a host picks the signal and the sink. Settles once the app committed, or the host responded. */
-function exchange(app: App, request: Request, errors: ErrorStream, host: Bound | undefined): Promise<Response | undefined> {
+function exchange(app: App, request: Request, errors: ErrorStream, host: Bound | undefined, extra?: () => Record<string, unknown>): Promise<Response | undefined> {
   return new Promise((resolve) => {
     let environ: Environ;
     try {
       environ = environFromRequest(request, errors, host?.signal?.());
+      if (extra !== undefined) addKeys(environ, extra());
     } catch (err) {
       // a target that does not decode: the 400 the server answers
       resolve(errorAnswer(err));
@@ -295,6 +308,11 @@ function exchange(app: App, request: Request, errors: ErrorStream, host: Bound |
 function errorAnswer(err: unknown): Response {
   const { status, headers, body } = errorResponse(err);
   return new Response(body, { status, headers });
+}
+
+/** Adds `extra`'s keys that `environ` does not have. */
+function addKeys(environ: Environ, extra: Record<string, unknown>): void {
+  for (const key of Object.keys(extra)) if (!(key in environ)) environ[key] = extra[key];
 }
 
 /** The environ for a fetch `Request`. */
@@ -464,9 +482,10 @@ class FetchSink implements EscapeCapableSink {
       this.end();
       return;
     }
-    for await (const chunk of createReadStream(body.path, { start: body.start, end: body.start + size - 1 })) {
+    // The range the head announced, read through FileBody (node:fs, loaded when first used).
+    for await (const chunk of new FileBody(body.path, { start: body.start, end: body.start + size - 1 })) {
       if (this.#cancelled) return this.#done();
-      if (!this.write(chunk as Buffer)) await this.drained();
+      if (!this.write(chunk)) await this.drained();
     }
     this.end();
   }

@@ -83,7 +83,7 @@ export interface AccessLogEntry {
 export interface AccessLogOptions {
   /** `'common'` (default), `'combined'`, `'json'`, or a function of the entry. */
   format?: 'common' | 'combined' | 'json' | ((entry: AccessLogEntry, time: string) => string);
-  /** Where lines go: a function (the line without newline) or a writable stream (with one); default `process.stdout`. */
+  /** Where lines go: a function (the line without newline) or a writable stream (with one); default `process.stdout`, or `console.log` where the runtime has no `process.stdout` (workerd). */
   sink?:
     | ((line: string) => void)
     | {
@@ -198,7 +198,7 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
   const timeOption = options.time ?? (format === 'json' ? 'iso' : 'clf');
   const formatTime =
     typeof timeOption === 'function' ? timeOption : timeOption === 'iso' ? (d: Date) => d.toISOString() : timeOption === 'epoch' ? (d: Date) => String(d.getTime()) : clfTime;
-  const out = options.sink ?? process.stdout;
+  const out = options.sink ?? (globalThis as { process?: { stdout?: { write(line: string): unknown } } }).process?.stdout ?? ((line: string) => console.log(line));
   const write = typeof out === 'function' ? out : (line: string) => void out.write(`${line}\n`);
   const userOf = options.user ?? ((environ: Environ) => (typeof environ['auth.user'] === 'string' ? environ['auth.user'] : undefined));
   const skip = options.skip;

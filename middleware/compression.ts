@@ -20,6 +20,9 @@
  * (SPEC §7.4: push is header-only). A trailers response that the server honours is sent by the
  * server itself, so it is never compressed.
  *
+ * Runtimes: Node only, and Bun and Deno through their `node:zlib` (docs/RUNTIMES.md); it does
+ * not load on workerd without Node compatibility, unlike the other bundled middleware.
+ *
  * @example
  * ```ts
  * import { compose } from 'hatchway';

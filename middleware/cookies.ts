@@ -7,7 +7,9 @@
  * one of the `secrets` (rotation: sign with the first, verify with any), `set()` and `delete()`
  * queue `Set-Cookie` fields that are added to the response when the app calls
  * `startResponse` — so set cookies before that. The signature covers the cookie's name too, so
- * a signed value cannot be moved to another cookie.
+ * a signed value cannot be moved to another cookie. The HMAC is `node:crypto`'s where the
+ * runtime has it (Node, Bun, Deno), else a JavaScript one giving the same bytes (workerd: Web
+ * Crypto's HMAC is asynchronous, and `getSigned` is not).
  *
  * Escape responses: this middleware only adds `Set-Cookie` fields, so token responses are
  * escape-safe (SPEC §7.3): the cookies ride the `101` of a websocket or the head of a trailers
@@ -30,7 +32,6 @@
  *
  * @module
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parse, serialize, type SerializeOptions } from 'cookie';
 import { type App, type Body, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
 import type { ConformanceEntry } from '../src/index.ts';
@@ -52,9 +53,29 @@ export interface CookiesOptions {
   defaults?: SetCookieOptions;
 }
 
+// Node's createHmac where the runtime has node:crypto (Node, Bun, Deno; loaded through
+// process.getBuiltinModule, so that this module loads without it), else the portable one below.
+const nodeCrypto = (globalThis as { process?: NodeJS.Process }).process?.getBuiltinModule?.('node:crypto');
+const encoder = new TextEncoder();
+
+/** The HMAC-SHA256 of `data` under `secret` (both UTF-8), base64url. */
+function signature(secret: string, data: string): string {
+  if (nodeCrypto !== undefined) return nodeCrypto.createHmac('sha256', secret).update(data).digest('base64url');
+  const mac = hmacSha256(encoder.encode(secret), encoder.encode(data));
+  return btoa(String.fromCharCode(...mac)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
 /** Signs `value` as the cookie `name`: `value.signature` (HMAC-SHA256, base64url). */
 export function sign(name: string, value: string, secret: string): string {
-  return `${value}.${createHmac('sha256', secret).update(`${name}=${value}`).digest('base64url')}`;
+  return `${value}.${signature(secret, `${name}=${value}`)}`;
+}
+
+/** True when `a` and `b` are equal, in time that depends only on their lengths. */
+function sameSignature(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /** The value of a signed cookie whose signature verifies with one of `secrets`, else `undefined`. */
@@ -62,11 +83,8 @@ export function unsign(name: string, signed: string, secrets: readonly string[])
   const dot = signed.lastIndexOf('.');
   if (dot === -1) return undefined;
   const value = signed.slice(0, dot);
-  const given = Buffer.from(signed.slice(dot + 1));
-  for (const secret of secrets) {
-    const expected = Buffer.from(createHmac('sha256', secret).update(`${name}=${value}`).digest('base64url'));
-    if (expected.length === given.length && timingSafeEqual(expected, given)) return value;
-  }
+  const given = signed.slice(dot + 1);
+  for (const secret of secrets) if (sameSignature(signature(secret, `${name}=${value}`), given)) return value;
   return undefined;
 }
 
@@ -152,3 +170,78 @@ export function cookies(options: CookiesOptions = {}): Middleware {
 
 /** For `npm run conformance` and `hatchway check` (docs/CONFORMANCE.md): this middleware as it is checked. */
 export const conformance: ConformanceEntry[] = [{ name: 'cookies', make: (): Middleware => cookies() }];
+
+// SHA-256 (FIPS 180-4) and HMAC (RFC 2104), for runtimes without node:crypto (workerd): Web
+// Crypto's HMAC is asynchronous, and reading a signed cookie is not.
+const K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74,
+  0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d,
+  0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e,
+  0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5,
+  0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
+
+function sha256(data: Uint8Array): Uint8Array {
+  const h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  const padded = new Uint8Array((data.length + 72) & ~63); // data, 0x80, zeros, the 64-bit length
+  padded.set(data);
+  padded[data.length] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, Math.floor(data.length / 0x20000000));
+  view.setUint32(padded.length - 4, data.length * 8);
+  const w = new Uint32Array(64);
+  for (let block = 0; block < padded.length; block += 64) {
+    for (let i = 0; i < 16; i++) w[i] = view.getUint32(block + i * 4);
+    for (let i = 16; i < 64; i++) {
+      const a = w[i - 15]!;
+      const b = w[i - 2]!;
+      w[i] = w[i - 16]! + (rotr(a, 7) ^ rotr(a, 18) ^ (a >>> 3)) + w[i - 7]! + (rotr(b, 17) ^ rotr(b, 19) ^ (b >>> 10));
+    }
+    let [a, b, c, d, e, f, g, k] = h as unknown as number[];
+    for (let i = 0; i < 64; i++) {
+      const t1 = (k! + (rotr(e!, 6) ^ rotr(e!, 11) ^ rotr(e!, 25)) + ((e! & f!) ^ (~e! & g!)) + K[i]! + w[i]!) | 0;
+      const t2 = ((rotr(a!, 2) ^ rotr(a!, 13) ^ rotr(a!, 22)) + ((a! & b!) ^ (a! & c!) ^ (b! & c!))) | 0;
+      k = g;
+      g = f;
+      f = e;
+      e = (d! + t1) | 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (t1 + t2) | 0;
+    }
+    h[0]! += a!;
+    h[1]! += b!;
+    h[2]! += c!;
+    h[3]! += d!;
+    h[4]! += e!;
+    h[5]! += f!;
+    h[6]! += g!;
+    h[7]! += k!;
+  }
+  const out = new Uint8Array(32);
+  const digest = new DataView(out.buffer);
+  for (let i = 0; i < 8; i++) digest.setUint32(i * 4, h[i]!);
+  return out;
+}
+
+/**
+ * HMAC-SHA256 in JavaScript: what `sign` uses where the runtime has no `node:crypto`.
+ *
+ * @internal
+ */
+export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+  const block = new Uint8Array(64);
+  block.set(key.length > 64 ? sha256(key) : key);
+  const inner = new Uint8Array(64 + data.length);
+  const outer = new Uint8Array(64 + 32);
+  for (let i = 0; i < 64; i++) {
+    inner[i] = block[i]! ^ 0x36;
+    outer[i] = block[i]! ^ 0x5c;
+  }
+  inner.set(data, 64);
+  outer.set(sha256(inner), 64);
+  return sha256(outer);
+}

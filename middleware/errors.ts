@@ -28,9 +28,9 @@
  */
 import createError from 'http-errors';
 import Negotiator from 'negotiator';
-import { getHeader, isHopByHop, type App, type Body, type Chunk, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
+import { chunkLength, getHeader, isHopByHop, type App, type Body, type Chunk, type Environ, type HeaderList, type Middleware, type StartResponse } from '../src/index.ts';
 import type { ConformanceEntry } from '../src/index.ts';
-import { formatError } from '../src/host.ts';
+import { envVar, formatError } from '../src/host.ts';
 
 /** The media types an error response can take. */
 export type ErrorMediaType = 'application/json' | 'text/html' | 'text/plain';
@@ -110,7 +110,7 @@ function render(type: ErrorMediaType, shape: ErrorShape, err: unknown, developme
  */
 export function errors(options: ErrorsOptions = {}): Middleware {
   const resolved: Resolved = {
-    development: options.development ?? process.env.NODE_ENV === 'development',
+    development: options.development ?? envVar('NODE_ENV') === 'development',
     types: options.types && options.types.length > 0 ? [...options.types] : ['text/plain', 'application/json', 'text/html'],
     onError: options.onError,
   };
@@ -126,7 +126,7 @@ export function errors(options: ErrorsOptions = {}): Middleware {
         const body = render(type, shape, err, resolved.development);
         const headers: HeaderList = [
           ['content-type', `${type}; charset=utf-8`],
-          ['content-length', String(Buffer.byteLength(body))],
+          ['content-length', String(chunkLength(body))],
           ['x-content-type-options', 'nosniff'],
           ['cache-control', 'no-store'],
           ['vary', 'Accept'],

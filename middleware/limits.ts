@@ -117,7 +117,7 @@ function withDeadline(app: App, environ: Environ, startResponse: StartResponse, 
     controller.abort(expired);
     fire();
   }, ms);
-  timer.unref();
+  if (typeof timer === 'object') timer.unref(); // a number on Deno and workerd, which have no unref
   const inner = app({ ...environ, signal: AbortSignal.any([environ.signal, controller.signal]) }, startResponse);
   if (Array.isArray(inner)) {
     // Complete already: nothing left to time.

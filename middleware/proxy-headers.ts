@@ -27,7 +27,6 @@
  *
  * @module
  */
-import { isIP } from 'node:net';
 import proxyaddr from 'proxy-addr';
 import type { App, Body, Environ, HeaderList, Middleware, StartResponse } from '../src/index.ts';
 import type { ConformanceEntry } from '../src/index.ts';
@@ -137,6 +136,33 @@ function compileTrust(trust: Trust): (address: string, hop: number) => boolean {
   return proxyaddr.compile(typeof trust === 'string' ? trust : [...trust]);
 }
 
+// node:net's isIP, as a regular expression (the one Node's lib/internal/net.js uses), so that
+// this module loads on runtimes without node:net (workerd). An IPv6 address may carry a zone.
+const V4_SEG = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])';
+const V4 = `(?:${V4_SEG}\\.){3}${V4_SEG}`;
+const V6_SEG = '(?:[0-9a-fA-F]{1,4})';
+const IP = new RegExp(
+  `^(?:${V4}|(?:` +
+    `(?:${V6_SEG}:){7}(?:${V6_SEG}|:)|` +
+    `(?:${V6_SEG}:){6}(?:${V4}|:${V6_SEG}|:)|` +
+    `(?:${V6_SEG}:){5}(?::${V4}|(?::${V6_SEG}){1,2}|:)|` +
+    `(?:${V6_SEG}:){4}(?:(?::${V6_SEG}){0,1}:${V4}|(?::${V6_SEG}){1,3}|:)|` +
+    `(?:${V6_SEG}:){3}(?:(?::${V6_SEG}){0,2}:${V4}|(?::${V6_SEG}){1,4}|:)|` +
+    `(?:${V6_SEG}:){2}(?:(?::${V6_SEG}){0,3}:${V4}|(?::${V6_SEG}){1,5}|:)|` +
+    `(?:${V6_SEG}:){1}(?:(?::${V6_SEG}){0,4}:${V4}|(?::${V6_SEG}){1,6}|:)|` +
+    `(?::(?:(?::${V6_SEG}){0,5}:${V4}|(?::${V6_SEG}){1,7}|:))` +
+    `)(?:%[0-9a-zA-Z-.:]{1,})?)$`,
+);
+
+/**
+ * True when `address` is an IPv4 or IPv6 address, as `node:net`'s `isIP(address) !== 0`.
+ *
+ * @internal
+ */
+export function isIP(address: string): boolean {
+  return IP.test(address);
+}
+
 /** Trusted proxy headers middleware: rewrites scheme, authority and remote address in environ. */
 export function proxyHeaders(options: ProxyHeadersOptions): Middleware {
   if (options === undefined || options.trust === undefined) throw new TypeError('proxyHeaders: the trust option is required');
@@ -156,7 +182,7 @@ export function proxyHeaders(options: ProxyHeadersOptions): Middleware {
       const chain = [address];
       // Walk from the nearest hop outward while the hop that made the claim is trusted.
       // An obfuscated node (`_hidden`, `unknown`) cannot be trusted: the walk ends there.
-      for (let i = hops.length - 1, hop = 0; i >= 0 && isIP(address) !== 0 && trusted(address, hop); i--, hop++) {
+      for (let i = hops.length - 1, hop = 0; i >= 0 && isIP(address) && trusted(address, hop); i--, hop++) {
         const claim = hops[i]!;
         if (claim.proto === 'http' || claim.proto === 'https') scheme = claim.proto;
         if (claim.host !== undefined && HOST.test(claim.host)) authority = claim.host;

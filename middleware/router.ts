@@ -32,7 +32,7 @@
  * @module
  */
 import FindMyWay from 'find-my-way';
-import type { App, Body, Environ, Middleware, StartResponse } from '../src/index.ts';
+import { chunkLength, type App, type Body, type Environ, type Middleware, type StartResponse } from '../src/index.ts';
 import type { ConformanceEntry } from '../src/index.ts';
 
 /** The environ key of the route's params (merged with those of an outer router). */
@@ -66,7 +66,7 @@ export function params(environ: Environ): Params {
 function plain(startResponse: StartResponse, status: number, text: string, allow?: string): Body {
   const body = status === 204 ? '' : `${text}\n`;
   const headers: [string, string][] = allow === undefined ? [] : [['allow', allow]];
-  if (status !== 204) headers.push(['content-type', 'text/plain; charset=utf-8'], ['content-length', String(Buffer.byteLength(body))]);
+  if (status !== 204) headers.push(['content-type', 'text/plain; charset=utf-8'], ['content-length', String(chunkLength(body))]);
   startResponse(status, headers);
   return status === 204 ? [] : [body];
 }

@@ -21,6 +21,9 @@
  * environ and comes back untouched, so token responses behind it are honoured; its own
  * responses are ordinary ones.
  *
+ * Runtimes: Node only, and Bun and Deno through their `node:fs` (docs/RUNTIMES.md); a Worker
+ * (workerd) has no file system, and this module does not load there.
+ *
  * @example
  * ```ts
  * import { serveStatic } from 'hatchway/middleware/static';

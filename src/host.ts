@@ -65,6 +65,7 @@ export {
   type HttpErrorCode,
 } from './wire/errors.ts';
 export { nextRequestId } from './gateway/request-id.ts';
+export { envVar } from './wire/env.ts';
 export { UNDECODED_PATH, acceptUndecodedPaths, takesUndecodedPaths } from './gateway/raw-path.ts';
 export { splitTarget, decodePath, type SplitTarget, type SplitOptions } from './protocol/target.ts';
 export { CONNECTION_SPECIFIC, SINGLE_VALUE_FIELDS, toHeaderObject, type HeaderObject } from './protocol/fields.ts';

@@ -61,6 +61,7 @@ import { accessLog } from 'hatchway/middleware/access-log';
 import { proxyHeaders } from 'hatchway/middleware/proxy-headers';
 import { fromNodeListener } from 'hatchway/adapters/node';
 import { request } from 'hatchway/testing';
+import { worker, type Worker } from 'hatchway/host/workerd';
 
 const app: App = (environ, startResponse) => {
   startResponse(200, [['content-type', 'text/plain']]);
@@ -75,6 +76,8 @@ void asNet;
 const later: Promise<Server> = serve(fromNodeListener((_req, res) => res.end('x')), options);
 void later;
 void request(app, { path: '/' });
+const asWorker: Worker<{ KEY: string }> = worker(app);
+void asWorker;
 `,
   );
   const tsc = await run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', app], { cwd: app, env, timeout: 60_000 }).then(

@@ -7,6 +7,7 @@
  * `mode: 'log'`) it writes one line to `environ.errors` per rule per middleware, once.
  */
 import { HatchwayError } from '../wire/errors.ts';
+import { envVar } from '../wire/env.ts';
 import type { App, Middleware } from '../gateway/types.ts';
 import { ruleById, type Rule } from './rules.ts';
 import { watch, watchMiddleware, type Report, type Violation } from './watch.ts';
@@ -34,7 +35,7 @@ export interface LintViolation extends Violation {
 }
 
 function reporter(name: string, options: LintOptions): Report {
-  const mode = options.mode ?? (process.env.NODE_ENV === 'production' ? 'log' : 'throw');
+  const mode = options.mode ?? (envVar('NODE_ENV') === 'production' ? 'log' : 'throw');
   const logged = new Set<string>();
   return (violation, environ) => {
     const rule: Rule = ruleById(violation.rule);

@@ -7,8 +7,9 @@
  * passed inward, the header lists passed outward, the token response, errors, closing and the
  * chunk count.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import type { AsyncLocalStorage } from 'node:async_hooks';
 import { FileBody, chunkLength, isBody, toBytes } from '../gateway/body.ts';
+import { concat, latin1 } from '../wire/bytes.ts';
 import type { App, Body, Chunk, Environ, HeaderList, Middleware, StartResponse, Status } from '../gateway/types.ts';
 import { parseStatus, validateHeaders } from '../protocol/headers.ts';
 import { TOKEN_LENGTH, isControlName, parseControl } from '../escapes/registry.ts';
@@ -44,7 +45,7 @@ export class Call {
   ended = false;
   closes = 0;
   /** The first bytes of the body. */
-  head = Buffer.alloc(0);
+  head: Uint8Array = new Uint8Array(0);
   /** Bodies given by inner calls of the same request (filled by the inner boundary). */
   readonly inner: Call[] = [];
   finished = false;
@@ -63,7 +64,7 @@ export class Call {
     const n = chunkLength(chunk);
     this.chunks++;
     this.bytes += n;
-    if (this.head.byteLength < KEEP && n > 0) this.head = Buffer.concat([this.head, Buffer.from(toBytes(chunk))]).subarray(0, KEEP);
+    if (this.head.byteLength < KEEP && n > 0) this.head = concat([this.head, toBytes(chunk)]).subarray(0, KEEP);
   }
 }
 
@@ -373,7 +374,34 @@ interface Context {
   spies: Map<string, { calls: number }>;
 }
 
-const store = new AsyncLocalStorage<Context>();
+/** The part of `AsyncLocalStorage` the boundaries use. */
+type Store<T> = Pick<AsyncLocalStorage<T>, 'run' | 'getStore'>;
+
+/**
+ * Where the runtime has no `AsyncLocalStorage` (workerd without Node compatibility) the
+ * context follows synchronous calls only: an inner app called after an `await` in the body
+ * is then checked on its own, without the comparisons across the middleware.
+ */
+class SyncStore<T> implements Store<T> {
+  #current: T | undefined;
+  getStore(): T | undefined {
+    return this.#current;
+  }
+  run<R>(store: T, callback: () => R): R {
+    const previous = this.#current;
+    this.#current = store;
+    try {
+      return callback();
+    } finally {
+      this.#current = previous;
+    }
+  }
+}
+
+// Node's AsyncLocalStorage where the runtime has it (Node, Bun, Deno): loaded through
+// process.getBuiltinModule, so that this module loads where there is no node:async_hooks.
+const hooks = (globalThis as { process?: NodeJS.Process }).process?.getBuiltinModule?.('node:async_hooks');
+const store: Store<Context> = hooks ? new hooks.AsyncLocalStorage<Context>() : new SyncStore<Context>();
 
 /**
  * Wraps a middleware in two boundaries: outside it checks the middleware as an app (its
@@ -538,9 +566,9 @@ function compareResponse(outer: Call, sink: Report, closeCheck: boolean): void {
   for (const value of inside.push) if (!outside.push.includes(value) && outer.status >= 200 && outer.status < 300) report({ rule: 'HW-ESC-03', message: `the push control field '${value.split(' ')[0]} …' of a ${outer.status} response was dropped or altered` });
   if (inside.body === undefined || !BODY_KINDS.has(inside.body.split(/\s+/)[0]!)) return;
   const token = inside.body.split(/\s+/)[1]!;
-  const innerIsToken = last.ended && last.bytes === TOKEN_LENGTH && last.head.toString('latin1') === token;
+  const innerIsToken = last.ended && last.bytes === TOKEN_LENGTH && latin1(last.head) === token;
   if (!innerIsToken) return;
-  const outerIsToken = outer.ended && outer.bytes === TOKEN_LENGTH && outer.head.toString('latin1') === token;
+  const outerIsToken = outer.ended && outer.bytes === TOKEN_LENGTH && latin1(outer.head) === token;
   const encoded = outer.headers.some(([n]) => n.toLowerCase() === 'content-encoding');
   const kind = inside.body.split(/\s+/)[0];
   if (outside.body === inside.body && (!outerIsToken || encoded) && outer.ended) {

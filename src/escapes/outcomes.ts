@@ -13,13 +13,14 @@ import type { WebSocketRegistration } from './websocket.ts';
 import { chooseProtocol, type UpgradeRegistration } from './upgrade.ts';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { utf8Length } from '../wire/bytes.ts';
 
 /** The `answer` outcome with a token body: the middleware's status, reason phrase and fields, the http-errors text as the body. */
 export function answerApp(status: number, reason: string | undefined, fields: HeaderList): App {
   return (_environ, startResponse) => {
     const text = answerBody(status);
     const headers = text === '' ? fields : [...fields, ['content-type', 'text/plain; charset=utf-8'], ['x-content-type-options', 'nosniff']] as HeaderList;
-    startResponse(reason === undefined ? status : `${status} ${reason}`, [...headers, ['content-length', String(Buffer.byteLength(text))]]);
+    startResponse(reason === undefined ? status : `${status} ${reason}`, [...headers, ['content-length', String(utf8Length(text))]]);
     return text === '' ? [] : [text];
   };
 }

@@ -8,6 +8,7 @@ import type { HeaderList } from '../gateway/types.ts';
 import { bodyForbidden, getHeader } from '../protocol/headers.ts';
 import { BODY_KINDS, type ClaimKind, type Situation } from './degrade.ts';
 import { chooseProtocol } from '../protocol/upgrade.ts';
+import { latin1 } from '../wire/bytes.ts';
 import { TOKEN_LENGTH, isControlName, isTokenShaped, parseControl, type EscapeRegistry, type Entry } from './registry.ts';
 
 /** What this request can really have and the front-end can really do. */
@@ -137,7 +138,7 @@ export function recognize(input: RecognitionInput): Recognition {
   const bodyless = bodyForbidden(input.method, status);
   const held = input.held;
   // Only a whole body of exactly TOKEN_LENGTH bytes can be a token.
-  const text = !bodyless && input.ended && held !== undefined && held.byteLength === TOKEN_LENGTH ? Buffer.from(held).toString('latin1') : undefined;
+  const text = !bodyless && input.ended && held !== undefined && held.byteLength === TOKEN_LENGTH ? latin1(held) : undefined;
   const shaped = text !== undefined && isTokenShaped(text);
 
   if (input.clientGone) return out(claimKind, entry, 'client-gone', false);

@@ -3,12 +3,12 @@
  * exposes it through the environ keys `hatchway.websocket`, `hatchway.trailers`,
  * `hatchway.push`: each takes a registration and returns an opaque token.
  *
- * Tokens: 144 random bits from `crypto`, bound to the request (they live in this registry
+ * Tokens: 144 random bits from Web Crypto (`crypto.getRandomValues`, on every runtime), bound to the request (they live in this registry
  * only) and to the kind, single use, compared in constant time. Every registration is
  * released when the request ends — on every path, in reverse order, exactly once.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { HatchwayError } from '../gateway/errors.ts';
+import { base64url, randomBytes, timingSafeEqualStrings } from '../wire/bytes.ts';
 import type { EscapeKind } from './degrade.ts';
 import type { ErrorStream, HeaderList } from '../gateway/types.ts';
 
@@ -123,7 +123,7 @@ export class EscapeRegistry {
     if (this.#released) throw new HatchwayError('ERR_HATCHWAY_REQUEST_OVER');
     if (this.#entries.length >= this.#max) throw new HatchwayError('ERR_HATCHWAY_TOO_MANY_ESCAPES', this.#max);
     if (registration === null || typeof registration !== 'object') throw new HatchwayError('ERR_HATCHWAY_INVALID_REGISTRATION', kind);
-    const token = TOKEN_PREFIX + randomBytes(18).toString('base64url');
+    const token = TOKEN_PREFIX + base64url(randomBytes(18));
     if (this.#entries === NONE) this.#entries = [];
     this.#entries.push({ kind, token, registration: registration as BaseRegistration, used: false });
     live++;
@@ -136,10 +136,9 @@ export class EscapeRegistry {
    */
   match(kind: string, presented: string): Entry | undefined {
     if (!TOKEN_SHAPE.test(presented)) return undefined;
-    const given = Buffer.from(presented);
     let found: Entry | undefined;
     for (const entry of this.#entries) {
-      const same = timingSafeEqual(given, Buffer.from(entry.token));
+      const same = timingSafeEqualStrings(presented, entry.token);
       if (same && entry.kind === kind && !entry.used && found === undefined) found = entry;
     }
     return found;
@@ -148,15 +147,14 @@ export class EscapeRegistry {
   /** True when `presented` is `entry`'s token, compared in constant time. */
   is(entry: Entry, presented: string): boolean {
     if (presented.length !== TOKEN_LENGTH) return false;
-    return timingSafeEqual(Buffer.from(presented, 'latin1'), Buffer.from(entry.token, 'latin1'));
+    return timingSafeEqualStrings(presented, entry.token);
   }
 
   /** True when `presented` is any token of this registry (used or not), compared in constant time. */
   owns(presented: string): boolean {
     if (presented.length !== TOKEN_LENGTH) return false;
-    const given = Buffer.from(presented, 'latin1');
     let found = false;
-    for (const entry of this.#entries) found = timingSafeEqual(given, Buffer.from(entry.token, 'latin1')) || found;
+    for (const entry of this.#entries) found = timingSafeEqualStrings(presented, entry.token) || found;
     return found;
   }
 

@@ -7,6 +7,7 @@
  * standard one, and a body hit tells the sink to tear the response down.
  */
 import { chunkLength, toBytes } from '../gateway/body.ts';
+import { bytesView, concat, copyBytes, includesBytes, matchesAt } from '../wire/bytes.ts';
 import { formatError } from '../gateway/error-response.ts';
 import { HatchwayError } from '../gateway/errors.ts';
 import type { ResponseSink } from '../gateway/run.ts';
@@ -17,9 +18,9 @@ import { TOKEN_LENGTH, isControlName, type EscapeRegistry } from './registry.ts'
 export class TokenScan {
   readonly #registry: EscapeRegistry;
   readonly #errors: ErrorStream;
-  #tokens: Buffer[] | undefined;
+  #tokens: Uint8Array[] | undefined;
   /** The last `TOKEN_LENGTH - 1` bytes seen, the last `#pending` of them not sent yet. */
-  #tail: Buffer | undefined;
+  #tail: Uint8Array | undefined;
   #pending = 0;
 
   constructor(registry: EscapeRegistry, errors: ErrorStream) {
@@ -53,7 +54,7 @@ export class TokenScan {
 
   /** Arms the body scan with every token of the request (at the commit point). */
   start(): void {
-    this.#tokens = this.#registry.size > 0 ? this.#registry.tokens().map((t) => Buffer.from(t, 'latin1')) : undefined;
+    this.#tokens = this.#registry.size > 0 ? this.#registry.tokens().map(asciiBytes) : undefined;
   }
 
   /**
@@ -66,16 +67,16 @@ export class TokenScan {
     if (tokens === undefined) return chunk;
     const bytes = toBytes(chunk);
     const tail = this.#tail;
-    const view = tail ? Buffer.concat([tail, bytes]) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const view = tail ? concat([tail, bytes]) : bytesView(bytes);
     for (const token of tokens) {
-      if (view.indexOf(token) === -1) continue;
+      if (!includesBytes(view, token)) continue;
       this.#leak('body');
       this.#tokens = undefined;
       return false;
     }
     const unsent = (tail?.byteLength ?? 0) - this.#pending; // where the bytes not yet sent begin
     const hold = tokenStart(view, tokens, unsent);
-    this.#tail = Buffer.from(view.subarray(Math.max(0, view.byteLength - (TOKEN_LENGTH - 1))));
+    this.#tail = copyBytes(view.subarray(Math.max(0, view.byteLength - (TOKEN_LENGTH - 1))));
     this.#pending = hold;
     return view.subarray(unsent, view.byteLength - hold);
   }
@@ -85,7 +86,7 @@ export class TokenScan {
     if (this.#pending === 0 || this.#tail === undefined) return undefined;
     const held = this.#tail.subarray(this.#tail.byteLength - this.#pending);
     this.#pending = 0;
-    if (held.byteLength > PREFIX.byteLength) {
+    if (held.byteLength > PREFIX_LENGTH) {
       this.#leak('body');
       this.#tokens = undefined;
       return false;
@@ -98,14 +99,20 @@ export class TokenScan {
   }
 }
 
-const PREFIX = Buffer.from('hw1.', 'latin1');
+/** Bytes in a token's public prefix, `hw1.`. */
+const PREFIX_LENGTH = 4;
+
+function asciiBytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
 
 /** Length of the longest end of `view` (from `from` on) that is the start of one of `tokens`. */
-function tokenStart(view: Buffer, tokens: Buffer[], from: number): number {
+function tokenStart(view: Uint8Array, tokens: Uint8Array[], from: number): number {
   for (let p = Math.max(from, view.byteLength - (TOKEN_LENGTH - 1)); p < view.byteLength; p++) {
     if (view[p] !== 0x68) continue; // every token starts with "h"
-    const rest = view.subarray(p);
-    for (const token of tokens) if (rest.equals(token.subarray(0, rest.byteLength))) return rest.byteLength;
+    for (const token of tokens) if (matchesAt(view, p, token, view.byteLength - p)) return view.byteLength - p;
   }
   return 0;
 }
@@ -146,5 +153,5 @@ export function lastBytes(scan: TokenScan, chunk: Chunk | undefined): Chunk | un
   const held = scan.flush();
   if (held === false) return false;
   if (held === undefined) return out;
-  return out === undefined || chunkLength(out) === 0 ? held : Buffer.concat([toBytes(out), held]);
+  return out === undefined || chunkLength(out) === 0 ? held : concat([toBytes(out), held]);
 }

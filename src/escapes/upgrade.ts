@@ -13,6 +13,7 @@ import type { App, Body, Environ, StartResponse } from '../gateway/types.ts';
 import { HatchwayError } from '../gateway/errors.ts';
 import { CONNECT_PROTOCOL, isProtocolName, isReservedProtocol } from '../protocol/upgrade.ts';
 import { CONTROL_HEADER, type BaseRegistration } from './registry.ts';
+import { utf8Length } from '../wire/bytes.ts';
 
 export { CONNECT_PROTOCOL, chooseProtocol } from '../protocol/upgrade.ts';
 
@@ -54,7 +55,7 @@ export function validateUpgrade(registration: UpgradeRegistration): void {
 }
 
 function plain(startResponse: StartResponse, status: number, fields: [string, string][], text: string): Body {
-  startResponse(status, [...fields, ['content-type', 'text/plain; charset=utf-8'], ['content-length', String(Buffer.byteLength(text))]]);
+  startResponse(status, [...fields, ['content-type', 'text/plain; charset=utf-8'], ['content-length', String(utf8Length(text))]]);
   return [text];
 }
 

@@ -7,6 +7,7 @@
 import type { WebSocket } from 'ws';
 import type { App, Body, Environ, StartResponse } from '../gateway/types.ts';
 import { CONTROL_HEADER, type BaseRegistration } from './registry.ts';
+import { utf8Length } from '../wire/bytes.ts';
 
 /** The environ key of the websocket extension. */
 export const WEBSOCKET_KEY = 'hatchway.websocket';
@@ -34,7 +35,7 @@ export const upgradeRequired: App = (_environ, startResponse) => {
     ['upgrade', 'websocket'],
     ['sec-websocket-version', '13'],
     ['content-type', 'text/plain; charset=utf-8'],
-    ['content-length', String(Buffer.byteLength(body))],
+    ['content-length', String(utf8Length(body))],
   ]);
   return [body];
 };

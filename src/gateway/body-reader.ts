@@ -6,6 +6,7 @@
  * `text()` and async iteration (SPEC §2.4).
  */
 import { httpError } from '../wire/errors.ts';
+import { concat } from '../wire/bytes.ts';
 import type { BodyReader } from './types.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -71,7 +72,7 @@ export abstract class PullBodyReader implements BodyReader {
     }
     if (parts.length === 0) return EMPTY;
     if (parts.length === 1) return parts[0]!;
-    return Buffer.concat(parts, total);
+    return concat(parts, total);
   }
 
   async text(limit?: number): Promise<string> {

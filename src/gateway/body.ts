@@ -1,11 +1,18 @@
 /**
  * Bodies: the kinds an app may return, and closing them exactly once (SPEC §4).
  */
-import { open, stat } from 'node:fs/promises';
 import { HatchwayError } from '../wire/errors.ts';
+import { concat, utf8Length } from '../wire/bytes.ts';
 import type { Body, Chunk } from './types.ts';
 
 const encoder = new TextEncoder();
+
+// node:fs is loaded only when a file body is sized or read, so that this module (and the
+// `hatchway` entry) loads on runtimes without a file system (workerd). The specifier is not a
+// literal so that bundlers for such runtimes leave it alone instead of failing to resolve it.
+const NODE_FS = 'node:fs/promises';
+let fs: Promise<typeof import('node:fs/promises')> | undefined;
+const nodeFs = (): Promise<typeof import('node:fs/promises')> => (fs ??= import(NODE_FS));
 
 /** Options of {@link fileBody}. */
 export interface FileBodyOptions {
@@ -18,7 +25,8 @@ export interface FileBodyOptions {
 /**
  * A body that is a file (or a byte range of one). A server may send it without copying it
  * through JavaScript (`respondWithFD` on HTTP/2); middleware that needs the bytes can still
- * iterate it like any async iterable.
+ * iterate it like any async iterable. Sizing or reading it needs `node:fs` (Node, Bun, Deno),
+ * loaded on first use; on a runtime without it (workerd) both reject.
  */
 export class FileBody implements AsyncIterable<Uint8Array> {
   /** The file's path, as given to {@link fileBody}. */
@@ -39,14 +47,14 @@ export class FileBody implements AsyncIterable<Uint8Array> {
 
   /** The number of bytes this body sends (stats the file). */
   async size(): Promise<number> {
-    const { size } = await stat(this.path);
+    const { size } = await (await nodeFs()).stat(this.path);
     const last = Math.min(this.end ?? size - 1, size - 1);
     return Math.max(0, last - this.start + 1);
   }
 
   /** Reads the range from the file in chunks of up to 64 KiB, opening it on the first read and closing it after the last. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    const handle = await open(this.path, 'r');
+    const handle = await (await nodeFs()).open(this.path, 'r');
     try {
       let remaining = await this.size();
       let position = this.start;
@@ -97,7 +105,7 @@ export const FLUSH: Uint8Array = Object.freeze(new Uint8Array(0)) as Uint8Array;
 
 /** The UTF-8 length of a chunk; throws on anything that is not a chunk. */
 export function chunkLength(chunk: unknown): number {
-  if (typeof chunk === 'string') return Buffer.byteLength(chunk);
+  if (typeof chunk === 'string') return utf8Length(chunk);
   if (chunk instanceof Uint8Array) return chunk.byteLength;
   throw new HatchwayError('ERR_HATCHWAY_INVALID_CHUNK', chunk);
 }
@@ -164,5 +172,5 @@ export function onBodyClose<B extends Body>(body: B, onClose: () => void): Body 
 /** The bytes of `chunks` in one buffer (the chunk itself when there is one). */
 export function concatBytes(chunks: readonly Chunk[]): Uint8Array {
   if (chunks.length === 1) return toBytes(chunks[0]!);
-  return Buffer.concat(chunks.map(toBytes));
+  return concat(chunks.map(toBytes));
 }

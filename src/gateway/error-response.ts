@@ -6,6 +6,7 @@
 import createError from 'http-errors';
 import { isSafeValue, isToken, isHopByHop } from '../protocol/headers.ts';
 import type { HeaderList } from './types.ts';
+import { utf8Length } from '../wire/bytes.ts';
 
 /** A complete error response: status, headers (with Content-Length) and body. */
 export interface ErrorResponse {
@@ -27,7 +28,7 @@ export function errorResponse(err: unknown): ErrorResponse {
   const body = `${expose ? httpError!.message : (createError(status).message)}\n`;
   const headers: HeaderList = [
     ['content-type', 'text/plain; charset=utf-8'],
-    ['content-length', String(Buffer.byteLength(body))],
+    ['content-length', String(utf8Length(body))],
     ['x-content-type-options', 'nosniff'],
   ];
   const extra = httpError?.headers;

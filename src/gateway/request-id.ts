@@ -4,8 +4,10 @@
  * made the environ.
  */
 
-// A random prefix (and the pid) tells apart the ids of processes that share a log.
-const prefix = Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0') + (process.pid % 0x10000).toString(16);
+// A random prefix (and the pid, where the runtime has processes) tells apart the ids of
+// processes that share a log.
+const pid = (globalThis as { process?: { pid?: number } }).process?.pid;
+const prefix = Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0') + (pid === undefined ? '' : (pid % 0x10000).toString(16));
 let counter = 0;
 
 /** The next request id: `<prefix>-<counter in base 36>`. */

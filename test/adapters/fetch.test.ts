@@ -240,3 +240,37 @@ t.test('toFetch: Hono mounts a hatchway app', async (t) => {
   t.equal(reply.status, 200);
   t.equal(reply.body.toString(), 'legacy saw /page');
 });
+
+t.test("toFetch: options.environ adds keys from the handler's further arguments, never replacing the standard ones", async (t) => {
+  const handler = toFetch<[{ GREETING: string }, string]>(
+    (environ, startResponse) => {
+      startResponse(200, [['content-type', 'application/json']]);
+      return [JSON.stringify({ env: environ['x.env'], ctx: environ['x.ctx'], method: environ.method, url: (environ[FETCH_REQUEST] as Request).url })];
+    },
+    { environ: (request, env, ctx) => ({ 'x.env': env, 'x.ctx': `${ctx} ${new URL(request.url).pathname}`, method: 'FORGED', [FETCH_REQUEST]: 'forged' }) },
+  );
+  const reply = await (await handler(new Request('http://x/path'), { GREETING: 'hi' }, 'ctx')).json();
+  t.same(reply, { env: { GREETING: 'hi' }, ctx: 'ctx /path', method: 'GET', url: 'http://x/path' });
+});
+
+t.test('toFetch: a file body is read through FileBody, whole or a range, with its length', async (t) => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { fileBody } = await import('../../src/index.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'hatchway-fetch-file-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'f.bin');
+  const content = Buffer.alloc(200_000, 'abcdefghij');
+  await writeFile(path, content);
+  const handler = toFetch((environ, startResponse) => {
+    startResponse(200, [['content-type', 'application/octet-stream']]);
+    return environ.pathInfo === '/range' ? fileBody(path, { start: 70_000, end: 139_999 }) : fileBody(path);
+  });
+  const whole = await handler(new Request('http://x/'));
+  t.equal(whole.headers.get('content-length'), '200000');
+  t.ok(Buffer.from(await whole.arrayBuffer()).equals(content), 'the whole file');
+  const range = await handler(new Request('http://x/range'));
+  t.equal(range.headers.get('content-length'), '70000');
+  t.ok(Buffer.from(await range.arrayBuffer()).equals(content.subarray(70_000, 140_000)), 'the range, across 64 KiB reads');
+});

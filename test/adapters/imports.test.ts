@@ -13,18 +13,27 @@ function files(dir: string): string[] {
   );
 }
 
+/** The files (from the package root) that `file` imports by a relative path. */
+function relativeImports(file: string): string[] {
+  const text = readFileSync(join(root, file), 'utf8');
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)]
+    .map(([, specifier]) => specifier!)
+    .filter((specifier) => specifier.startsWith('.'))
+    .map((specifier) => relative(root, resolve(root, dirname(file), specifier)));
+}
+
 t.test('adapters import only the public entry modules of src/', async (t) => {
-  const offenders: string[] = [];
   const checked = files('adapters');
   t.ok(checked.length > 5, 'the adapters were found');
-  for (const file of checked) {
-    const text = readFileSync(join(root, file), 'utf8');
-    for (const [, specifier] of text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
-      if (!specifier!.startsWith('.')) continue;
-      const target = relative(root, resolve(root, dirname(file), specifier!));
-      if (target.startsWith('src/') && !PUBLIC.has(target)) offenders.push(`${file} imports ${target}`);
-    }
-  }
+  const offenders = checked.flatMap((file) => relativeImports(file).filter((target) => target.startsWith('src/') && !PUBLIC.has(target)).map((target) => `${file} imports ${target}`));
+  t.same(offenders, []);
+});
+
+t.test('the hosts for other runtimes (src/hosts/) import only public entry points', async (t) => {
+  const entries = new Set([...PUBLIC, ...readdirSync(join(root, 'adapters')).filter((f) => f.endsWith('.ts')).map((f) => `adapters/${f}`)]);
+  const checked = files('src/hosts');
+  t.ok(checked.length > 0, 'the hosts were found');
+  const offenders = checked.flatMap((file) => relativeImports(file).filter((target) => !entries.has(target) && !target.startsWith('src/hosts/')).map((target) => `${file} imports ${target}`));
   t.same(offenders, []);
 });
 

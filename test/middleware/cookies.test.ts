@@ -82,3 +82,14 @@ t.test('passes the hatchway checklist (checkMiddleware), escape-safe', async (t)
   const { conformance } = await import('../../middleware/cookies.ts');
   for (const entry of conformance) await assertConformance(t, entry.make(), { grade: 'escape-safe', name: entry.name });
 });
+
+t.test('the JavaScript HMAC-SHA256 (for runtimes without node:crypto) is node:crypto\'s, for every key and data length', async (t) => {
+  const { createHmac } = await import('node:crypto');
+  const fc = (await import('fast-check')).default;
+  const { hmacSha256 } = await import('../../middleware/cookies.ts');
+  // Key lengths across the 64-byte block, data across the padding boundaries (55, 56, 64 bytes).
+  const key = fc.oneof(fc.uint8Array({ maxLength: 130 }), fc.constantFrom(63, 64, 65).map((n) => new Uint8Array(n).fill(7)));
+  const data = fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.constantFrom(55, 56, 63, 64, 119, 120).map((n) => new Uint8Array(n).fill(1)));
+  fc.assert(fc.property(key, data, (k, d) => Buffer.from(hmacSha256(k, d)).equals(createHmac('sha256', k).update(d).digest())), { numRuns: 500 });
+  t.pass();
+});

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import type { App, Environ } from '../../src/index.ts';
-import { proxyHeaders, parseForwarded, type ProxyHeadersOptions } from '../../middleware/proxy-headers.ts';
+import { isIP, proxyHeaders, parseForwarded, type ProxyHeadersOptions } from '../../middleware/proxy-headers.ts';
 import { start } from '../fixtures/server.ts';
 import { curl, request } from '../fixtures/clients.ts';
 import { curlRaw, escapeRoutes, hasTrailer, wsPing } from '../fixtures/escape-routes.ts';
@@ -100,4 +100,15 @@ t.test('passes the hatchway checklist (checkMiddleware), escape-safe', async (t)
   const { assertConformance } = await import('../../src/testing.ts');
   const { conformance } = await import('../../middleware/proxy-headers.ts');
   for (const entry of conformance) await assertConformance(t, entry.make(), { grade: 'escape-safe', name: entry.name });
+});
+
+t.test("isIP (a regular expression, for runtimes without node:net) agrees with node:net's isIP", async (t) => {
+  const { isIP: nodeIsIP } = await import('node:net');
+  const fc = (await import('fast-check')).default;
+  const zone = fc.stringMatching(/^%[0-9a-zA-Z.:-]{0,6}$/);
+  const noise = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEFg:.%-_ '), maxLength: 45 });
+  const broken = fc.tuple(fc.oneof(fc.ipV6(), fc.ipV4()), fc.nat(40), fc.constantFrom(':', '.', '0', 'f', '::', '%', '')).map(([a, i, c]) => a.slice(0, i) + c + a.slice(i));
+  const address = fc.oneof(fc.ipV4(), fc.ipV4Extended(), fc.ipV6(), fc.tuple(fc.ipV6(), zone).map(([a, z]) => a + z), noise, broken);
+  fc.assert(fc.property(address, (a) => isIP(a) === (nodeIsIP(a) !== 0)), { numRuns: 20_000 });
+  for (const a of ['unknown', '_hidden', '', '::ffff:127.0.0.1', 'fe80::1%eth0', '01.2.3.4']) t.equal(isIP(a), nodeIsIP(a) !== 0, JSON.stringify(a));
 });
