@@ -1,10 +1,12 @@
 /**
  * One app, every runtime (docs/RUNTIMES.md): the same routes and the same bundled middleware
- * on Node (`hatchway/server`), Bun (`hatchway/host/bun`) and Deno (`hatchway/host/deno`).
+ * on Node (`hatchway/server`), Bun (`hatchway/host/bun`), Deno (`hatchway/host/deno`) and
+ * Cloudflare's workerd (`hatchway/host/workerd`, where the websocket degrades to its 426).
  *
  *   node examples/runtimes/node.ts
  *   bun examples/runtimes/bun.ts
  *   deno run --allow-net --allow-env examples/runtimes/deno.ts
+ *   (workerd) bundle examples/runtimes/worker.ts as docs/RUNTIMES.md says, then `wrangler dev`
  *
  * Routes: `GET /`, `GET /hello/:name`, `POST /echo` (the body streamed back), and behind a
  * bearer-token check (`Authorization: Bearer secret`, else 401) `GET /private` and `GET /ws`, a
@@ -20,7 +22,8 @@ import { limits } from '../../middleware/limits.ts';
 import { params, router } from '../../middleware/router.ts';
 
 /** Which runtime runs this process. */
-export const runtime: 'bun' | 'deno' | 'node' = 'Bun' in globalThis ? 'bun' : 'Deno' in globalThis ? 'deno' : 'node';
+export const runtime: 'bun' | 'deno' | 'node' | 'workerd' =
+  'Bun' in globalThis ? 'bun' : 'Deno' in globalThis ? 'deno' : globalThis.navigator?.userAgent === 'Cloudflare-Workers' ? 'workerd' : 'node';
 
 /** 401 without `Authorization: Bearer secret`; otherwise a session cookie and `auth.user`. */
 export const auth: Middleware = (app) =>
