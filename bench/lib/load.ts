@@ -99,12 +99,14 @@ export function h2load(o: H2loadOptions): Load {
 function parse(out: string, bytes: boolean, p99Ms: number | undefined): Sample {
   const finished = /finished in ([\d.]+)(s|ms|us)/.exec(out);
   const done = /(\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
-  const ok = /status codes: (\d+) 2xx/.exec(out);
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
   const traffic = /traffic: \S+ \((\d+)\) total/.exec(out);
-  if (!finished || !done || !ok || !traffic) throw new Error(`h2load: unexpected output: ${out.slice(-600)}`);
+  if (!finished || !done || !codes || !traffic) throw new Error(`h2load: unexpected output: ${out.slice(-600)}`);
   const [, succeeded, failed, errored, timeouts] = done.map(Number) as number[];
-  if (failed || errored || timeouts || Number(ok[1]) !== succeeded || succeeded === 0) {
-    throw new Error(`h2load: ${succeeded} succeeded, ${failed} failed, ${errored} errored, ${ok[1]} 2xx`);
+  // A response whose head came before the end of a -D run but not its body counts in the codes only.
+  const [, ok2xx, other3xx, other4xx, other5xx] = codes.map(Number) as number[];
+  if (failed || errored || timeouts || other3xx || other4xx || other5xx || ok2xx! < succeeded! || succeeded === 0) {
+    throw new Error(`h2load: ${succeeded} succeeded, ${failed} failed, ${errored} errored; status codes ${ok2xx} 2xx, ${other3xx} 3xx, ${other4xx} 4xx, ${other5xx} 5xx`);
   }
   const seconds = duration(finished[1]!, finished[2]!);
   return { units: bytes ? Number(traffic[1]) / 2 ** 20 : succeeded!, seconds, ...(p99Ms === undefined ? {} : { p99Ms }) };
