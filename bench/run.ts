@@ -24,7 +24,7 @@ import { timing } from './lib/load.ts';
 import { measure, type MeasureOptions } from './lib/measure.ts';
 import { profileSubject, type ProfileRow } from './lib/profile.ts';
 import { machineLine, scenarioTable, targetsTable } from './lib/report.ts';
-import { evaluateTargets } from './lib/targets.ts';
+import { evaluateTargets, TARGETED } from './lib/targets.ts';
 import { rewrite } from './lib/docs.ts';
 import { killAll } from './lib/proc.ts';
 import { allScenarios, externalScenarios } from './scenarios/index.ts';
@@ -118,7 +118,8 @@ const o: MeasureOptions = { rounds, quick, gc: values.gc, serverFlags: values['s
 // The estimate: each contender-round is a start, a check, a warm-up and a measured phase.
 const perRound = quick ? 0.6 : 0.8 + timing.warmup + timing.seconds;
 const contenderRounds = scenarios.reduce((n, s) => n + s.contenders.length, 0) * (quick ? 1 : rounds);
-const estimate = contenderRounds * perRound + (profile && !quick ? 8 * (perRound + 1) : 0);
+const profiled = profile && !quick ? scenarios.filter((s) => TARGETED.has(s.id)).length : 0;
+const estimate = contenderRounds * perRound + profiled * (perRound + 1);
 log(`${scenarios.length} scenarios, ${contenderRounds} contender-rounds${quick ? ' (quick)' : ` of ${timing.warmup} s warm-up + ${timing.seconds} s`}: about ${Math.ceil(estimate / 60)} min${externals.length ? ', plus bench/runtimes.ts' : ''}`);
 
 const started = Date.now();
