@@ -47,6 +47,10 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick;
+if (quick && values.write) {
+  process.stderr.write('--quick measures nothing worth writing: --write needs a full run\n');
+  process.exit(2);
+}
 const rounds = Number(values.rounds);
 timing.seconds = Number(values.seconds);
 timing.warmup = Number(values.warmup);
@@ -134,11 +138,11 @@ try {
   for (const e of externals) {
     let rows: Record<string, unknown>[];
     try {
-      rows = await e.run({ quick, rounds, seconds: timing.seconds, warmup: timing.warmup, log });
+      rows = await e.run({ quick, rounds: quick ? 1 : rounds, seconds: timing.seconds, warmup: timing.warmup, ...(quick ? { requests: 20 } : {}), log });
     } catch (err) {
       rows = [{ name: e.id, started: false, answered: false, error: err instanceof Error ? err.message : String(err) }];
     }
-    results.push({ id: e.id, title: e.title, about: 'From bench/runtimes.ts.', unit: 'req', load: 'its own', rounds: quick ? 1 : rounds, contenders: [], rows });
+    results.push({ id: e.id, title: e.title, about: 'From bench/runtimes.ts.', unit: 'req', load: 'its own', rounds: quick ? 1 : rounds, phases: quick ? 'quick' : 'its own', contenders: [], rows });
     if (!values.json) console.log(`\n${scenarioTable(results.at(-1)!)}`);
   }
 } finally {

@@ -6,7 +6,7 @@
  */
 import { fork, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { track, type Running } from './proc.ts';
 import type { Driver, Load, Phase, Sample } from './types.ts';
@@ -71,8 +71,9 @@ export interface H2loadOptions {
 export function h2load(o: H2loadOptions): Load {
   const base = [...(o.h1 ? ['--h1'] : []), ...(o.headers ?? []).flatMap((h) => ['-H', h]), ...(o.data ? ['-d', o.data] : [])];
   const shape = ['-c', String(o.clients), '-m', String(o.streams)];
+  const shown = [...base, ...shape].map((a) => (a === o.data ? basename(a) : a.includes(' ') ? `'${a}'` : a));
   return {
-    describe: `h2load ${[...base, ...shape].map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}${o.fixed ? '' : ' -D …'}`.replace(/ -d \S+/, ' -d request.bin'),
+    describe: `h2load ${shown.join(' ')}${o.fixed ? ` -n ${o.fixed.measure}` : ` -D ${timing.seconds}`}`,
     open(server: Running): Driver {
       const url = (suffix = '') => `${o.tls ? 'https' : 'http'}://127.0.0.1:${server.port}${o.path ?? '/'}${suffix}`;
       return {
@@ -85,7 +86,7 @@ export function h2load(o: H2loadOptions): Load {
           const measured = phase !== 'warm' && !o.bytes;
           if (measured) args.unshift('--log-file', log);
           try {
-            return parse(await run('h2load', args), o.bytes === true, measured ? p99FromLog(log) : undefined);
+            return parse(await run('h2load', args), o.bytes === true, phase === 'warm', measured ? p99FromLog(log) : undefined);
           } finally {
             rmSync(log, { force: true });
           }
@@ -96,16 +97,19 @@ export function h2load(o: H2loadOptions): Load {
   };
 }
 
-function parse(out: string, bytes: boolean, p99Ms: number | undefined): Sample {
+function parse(out: string, bytes: boolean, warm: boolean, p99Ms: number | undefined): Sample {
   const finished = /finished in ([\d.]+)(s|ms|us)/.exec(out);
   const done = /(\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
   const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
   const traffic = /traffic: \S+ \((\d+)\) total/.exec(out);
   if (!finished || !done || !codes || !traffic) throw new Error(`h2load: unexpected output: ${out.slice(-600)}`);
   const [, succeeded, failed, errored, timeouts] = done.map(Number) as number[];
-  // A response whose head came before the end of a -D run but not its body counts in the codes only.
+  // A response whose head came before the end of a -D run but not its body counts in the codes
+  // only; so does a large body still on its way (its bytes count in the traffic), and a warm-up
+  // that ends before any large body did is still a warm-up.
   const [, ok2xx, other3xx, other4xx, other5xx] = codes.map(Number) as number[];
-  if (failed || errored || timeouts || other3xx || other4xx || other5xx || ok2xx! < succeeded! || succeeded === 0) {
+  const nothing = bytes ? Number(traffic[1]) === 0 : succeeded === 0;
+  if (failed || errored || timeouts || other3xx || other4xx || other5xx || ok2xx! < succeeded! || (nothing && !warm)) {
     throw new Error(`h2load: ${succeeded} succeeded, ${failed} failed, ${errored} errored; status codes ${ok2xx} 2xx, ${other3xx} 3xx, ${other4xx} 4xx, ${other5xx} 5xx`);
   }
   const seconds = duration(finished[1]!, finished[2]!);

@@ -5,6 +5,7 @@
  * /proc before and after, and its peak RSS (VmHWM) at the end.
  */
 import { fileURLToPath } from 'node:url';
+import { timing } from './load.ts';
 import { cpuMicros, peakRssMiB, startServer, stopServer, type Running } from './proc.ts';
 import type { ContenderResult, ContenderSpec, Driver, RoundResult, Scenario, ScenarioResult, Spread } from './types.ts';
 
@@ -52,16 +53,22 @@ export async function measure(scenario: Scenario, o: MeasureOptions): Promise<Sc
       const i = (k + round) % specs.length;
       const result = results[i]!;
       if (round > 0 && !result.started) continue; // it never started: do not try again
-      await oneRound(scenario, specs[i]!, o, result);
-      const last = result.rounds.at(-1);
-      o.log(`${scenario.id} round ${round + 1}/${rounds} ${specs[i]!.name}: ${result.error ? `FAILED ${result.error}` : last ? `${fmt(last.rate)} ${scenario.unit}/s, ${last.cpuPerUnit.toFixed(2)} µs CPU/${scenario.unit}` : ''}`);
+      const error = await oneRound(scenario, specs[i]!, o, result);
+      if (error !== undefined) {
+        result.error = error;
+        result.failedRounds = (result.failedRounds ?? 0) + 1;
+      }
+      const last = result.rounds.at(-1)!;
+      o.log(`${scenario.id} round ${round + 1}/${rounds} ${specs[i]!.name}: ${error !== undefined ? `FAILED ${error}` : `${fmt(last.rate)} ${scenario.unit}/s, ${last.cpuPerUnit.toFixed(2)} µs CPU/${scenario.unit}`}`);
     }
   }
   summarize(results);
-  return { id: scenario.id, title: scenario.title, about: scenario.about, unit: scenario.unit, load: scenario.load.describe, rounds, contenders: results };
+  const phases = o.quick ? 'quick' : `${timing.warmup} s warm-up + ${timing.seconds} s`;
+  return { id: scenario.id, title: scenario.title, about: scenario.about, unit: scenario.unit, load: scenario.load.describe, rounds, phases, contenders: results };
 }
 
-async function oneRound(scenario: Scenario, spec: ContenderSpec, o: MeasureOptions, result: ContenderResult): Promise<void> {
+/** One fresh process of one contender: its figures go to `result.rounds`; resolves with the error of a failed round. */
+async function oneRound(scenario: Scenario, spec: ContenderSpec, o: MeasureOptions, result: ContenderResult): Promise<string | undefined> {
   let server: Running | undefined;
   let driver: Driver | undefined;
   try {
@@ -83,8 +90,9 @@ async function oneRound(scenario: Scenario, spec: ContenderSpec, o: MeasureOptio
       round.gc = { scavenges: (counts.scavenges * 1e5) / sample.units, markCompacts: (counts.markCompacts * 1e5) / sample.units };
     }
     result.rounds.push(round);
+    return undefined;
   } catch (err) {
-    result.error = err instanceof Error ? err.message : String(err);
+    return err instanceof Error ? err.message : String(err);
   } finally {
     await driver?.close().catch(() => {});
     if (server) await stopServer(server);

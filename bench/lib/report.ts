@@ -20,7 +20,8 @@ const ratio = (n: number | undefined, suffix: string) => (n === undefined || !Nu
 const range = (s: Spread, f: (n: number) => string) => `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
 
 function row(c: ContenderResult, gc: boolean): string {
-  const name = `${c.name}${c.baseline ? ' (baseline)' : ''}`;
+  const failed = c.failedRounds ? `; ${c.failedRounds} round${c.failedRounds === 1 ? '' : 's'} failed: ${c.error!.replace(/\|/g, '/').slice(0, 160)}` : '';
+  const name = `${c.name}${c.baseline ? ' (baseline)' : ''}${c.rate ? failed : ''}`;
   if (!c.rate || !c.cpu) return `| ${name} | ${c.error ? `failed: ${c.error.replace(/\|/g, '/').slice(0, 200)}` : 'no figures'} |${' |'.repeat(gc ? 6 : 5)}`;
   const cells = [
     name,
@@ -37,7 +38,7 @@ function row(c: ContenderResult, gc: boolean): string {
 
 /** One scenario's table, with its heading and what it measures. */
 export function scenarioTable(s: ScenarioResult): string {
-  const out = [`### ${s.title} — \`${s.id}\``, '', `${s.about} Load: \`${s.load}\`; ${s.rounds} round${s.rounds === 1 ? '' : 's'}, a fresh process per contender and round.`, ''];
+  const out = [`### ${s.title} — \`${s.id}\``, '', `${s.about} Load: \`${s.load}\`; ${s.rounds} round${s.rounds === 1 ? '' : 's'} (${s.phases}), a fresh process per contender and round.`, ''];
   if (s.rows) return [...out, genericTable(s.rows), ''].join('\n');
   const gc = s.contenders.some((c) => c.gc);
   const u = s.unit;

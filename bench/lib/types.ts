@@ -92,7 +92,10 @@ export interface ContenderResult {
   subject: boolean;
   started: boolean;
   answered: boolean;
+  /** The last failed round's error. */
   error?: string;
+  /** Rounds that failed (the figures are those of the others). */
+  failedRounds?: number;
   rounds: RoundResult[];
   rate?: Spread;
   cpu?: Spread;
@@ -112,6 +115,8 @@ export interface ScenarioResult {
   unit: Unit;
   load: string;
   rounds: number;
+  /** What a round's phases were: `1 s warm-up + 3 s`, or `quick`. */
+  phases: string;
   contenders: ContenderResult[];
   /** Rows of a scenario module outside this runner's model (bench/runtimes.ts), shown as they are. */
   rows?: Record<string, unknown>[];

@@ -18,12 +18,14 @@ export function allScenarios(ctx: Context): Scenario[] {
   return [helloScenarios, middlewareScenarios, expressScenarios, websocketScenarios, bodyScenarios, h2EscapeScenarios, moreScenarios].flatMap((make) => make(ctx));
 }
 
-/** What the runner passes to an external scenario module. */
+/** What the runner passes to an external scenario module (bench/runtimes.ts takes `rounds` and `requests`). */
 export interface ExternalOptions {
   quick: boolean;
   rounds: number;
   seconds: number;
   warmup: number;
+  /** Requests per contender and round: a handful in the quick mode, the module's own default otherwise. */
+  requests?: number;
   /** Progress lines (stderr). */
   log: (line: string) => void;
 }
