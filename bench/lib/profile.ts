@@ -38,18 +38,21 @@ function where(url: string, line: number): string {
 const OWN = /^(src|middleware|adapters)\//;
 
 /**
- * The `top` functions by self time of a `.cpuprofile`, then up to `own` more of hatchway's own
+ * The `top` functions by self time of a `.cpuprofile` (samples from `skipUs` after its start on:
+ * the start-up, module loading and type stripping, is left out), then up to `own` more of hatchway's own
  * (src/, middleware/, adapters/) that are not among them: a hello server spends most of its time
  * in the socket write, and what hatchway adds is further down.
  */
-export function topSelf(profile: CpuProfile, top = 8, own = 5): ProfileRow[] {
+export function topSelf(profile: CpuProfile, skipUs = 0, top = 8, own = 5): ProfileRow[] {
   const byNode = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
   const self = new Map<string, { fn: string; where: string; us: number }>();
   let busy = 0;
+  let at = 0;
   profile.samples.forEach((id, i) => {
-    const frame = byNode.get(id)!;
-    if (frame.functionName === '(idle)') return;
     const us = profile.timeDeltas[i] ?? 0;
+    at += us;
+    const frame = byNode.get(id)!;
+    if (frame.functionName === '(idle)' || at < skipUs) return;
     busy += us;
     const key = `${frame.functionName}|${frame.url}|${frame.lineNumber}`;
     const entry = self.get(key) ?? { fn: frame.functionName || '(anonymous)', where: where(frame.url, frame.lineNumber), us: 0 };
@@ -66,12 +69,15 @@ export async function profileSubject(scenario: Scenario, o: MeasureOptions): Pro
   const spec = scenario.contenders.find((c) => c.subject);
   if (!spec) throw new Error(`${scenario.id} has no hatchway contender to profile`);
   const dir = mkdtempSync(join(tmpdir(), 'hatchway-bench-prof-'));
+  let startUp = 0; // µs from the spawn to the warm-up: left out of the profile
   try {
+    const spawned = performance.now();
     const server = await startContender(spec, { ...o, gc: false }, ['--cpu-prof', '--cpu-prof-dir', dir]);
     try {
       await scenario.check(server, spec);
       const driver = scenario.load.open(server);
       try {
+        startUp = (performance.now() - spawned) * 1000;
         await driver.run('warm');
         await driver.run('measure');
       } finally {
@@ -82,7 +88,7 @@ export async function profileSubject(scenario: Scenario, o: MeasureOptions): Pro
     }
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error('no .cpuprofile was written');
-    return topSelf(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
+    return topSelf(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, startUp);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

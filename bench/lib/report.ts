@@ -66,7 +66,7 @@ export function targetsTable(rows: TargetRow[], profiles: Map<string, ProfileRow
   const missed = rows.filter((t) => !t.met && profiles.has(t.scenario));
   for (const t of missed) {
     const p = profiles.get(t.scenario)!;
-    out.push('', `**\`${t.scenario}\` missed — hatchway contender under \`--cpu-prof\`, top self time (share of busy samples; then hatchway's own next functions):**`, '');
+    out.push('', `**\`${t.scenario}\` missed — hatchway contender under \`--cpu-prof\`, top self time over warm-up and measured phase (share of busy samples; then hatchway's own next functions):**`, '');
     if (typeof p === 'string') out.push(`(profile failed: ${p})`);
     else out.push('| self | function | where |', '|---|---|---|', ...p.map((f) => `| ${f.selfPct.toFixed(1)} % | \`${f.fn}\` | ${f.where ? `\`${f.where}\`` : '(V8)'} |`));
   }
