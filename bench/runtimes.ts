@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { median } from './lib.ts';
+import { median } from './lib/measure.ts';
 import { RUNTIMES, spawnHost, type Host, type Runtime } from '../test/fixtures/runtimes/hosts.ts';
 
 /** One row of the result: a runtime's bare server or its hatchway host. */

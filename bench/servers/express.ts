@@ -1,12 +1,5 @@
-// The same hello handler on Express 5.
-import express from 'express';
+// The Express app on node:http, as `app.listen()` runs it.
+import { expressApp } from './express-app.ts';
+import { portOf, ready } from './common.ts';
 
-const body = 'Hello, world!\n';
-const app = express();
-app.disable('x-powered-by');
-app.disable('etag');
-app.get('/', (_req, res) => {
-  res.type('text/plain').send(body);
-});
-const server = app.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as { port: number }).port }));
-process.on('disconnect', () => process.exit(0));
+const server = expressApp().listen(0, '127.0.0.1', () => ready(portOf(server)));

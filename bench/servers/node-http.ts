@@ -1,10 +1,10 @@
-// Bare node:http: the baseline every ratio is measured against.
+// Bare node:http: the HTTP/1.1 baseline.
 import { createServer } from 'node:http';
+import { HELLO, portOf, ready } from './common.ts';
 
-const body = 'Hello, world!\n';
+const length = String(Buffer.byteLength(HELLO));
 const server = createServer((_req, res) => {
-  res.writeHead(200, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body))]);
-  res.end(body);
+  res.writeHead(200, ['content-type', 'text/plain; charset=utf-8', 'content-length', length]);
+  res.end(HELLO);
 });
-server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as { port: number }).port }));
-process.on('disconnect', () => process.exit(0));
+server.listen(0, '127.0.0.1', () => ready(portOf(server)));

@@ -1,9 +1,9 @@
-// serve-static on Express 5, serving the same directory as static-hatchway.ts.
+// serve-static on Express 5, serving the runner's temporary directory.
 import express from 'express';
 import serveStatic from 'serve-static';
+import { config, portOf, ready } from './common.ts';
 
 const app = express();
 app.disable('x-powered-by');
-app.use(serveStatic(process.argv[2]!));
-const server = app.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as { port: number }).port }));
-process.on('disconnect', () => process.exit(0));
+app.use(serveStatic(config.path!));
+const server = app.listen(0, '127.0.0.1', () => ready(portOf(server)));
