@@ -37,13 +37,33 @@ export interface External {
   run(options: ExternalOptions): Promise<Record<string, unknown>[]>;
 }
 
+/** A row of bench/runtimes.ts under the column names of the other tables. */
+function runtimeColumns(r: Record<string, unknown>): Record<string, unknown> {
+  const fixed = (v: unknown, digits: number) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '—');
+  return {
+    runtime: r['runtime'],
+    server: r['server'],
+    'CPU µs/request median': fixed(r['cpuUsPerReq'], 1),
+    'CPU vs bare': typeof r['cpuRatio'] === 'number' && Number.isFinite(r['cpuRatio']) ? `${(r['cpuRatio'] as number).toFixed(2)}×` : '—',
+    'req/s median': typeof r['reqPerSec'] === 'number' ? Math.round(r['reqPerSec'] as number) : '—',
+    'req/s vs bare': fixed(r['ratio'], 2),
+  };
+}
+
 /** The optional modules that exist in this checkout. */
 export async function externalScenarios(): Promise<External[]> {
   const out: External[] = [];
   const runtimes = new URL('../runtimes.ts', import.meta.url);
   if (existsSync(runtimes)) {
     const mod = (await import(runtimes.href)) as { runtimesScenario?: (o: ExternalOptions) => Promise<Record<string, unknown>[]> };
-    if (typeof mod.runtimesScenario === 'function') out.push({ id: 'runtimes', title: 'hatchway on other runtimes (Bun, Deno) against their bare servers', run: mod.runtimesScenario });
+    const scenario = mod.runtimesScenario;
+    if (typeof scenario === 'function') {
+      out.push({
+        id: 'runtimes',
+        title: "The hello app on each runtime (Node, Bun, Deno, workerd): its hatchway host against the same runtime's bare server",
+        run: async (o) => (await scenario(o)).map(runtimeColumns),
+      });
+    }
   }
   return out;
 }
