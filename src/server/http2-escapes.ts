@@ -82,7 +82,7 @@ export class H2EscapeSink extends H2Sink {
     const deps = this.#deps;
     const pushStream = stream.pushAllowed ? (path: string, h: HeaderList) => openPush(stream, environ, path, h, deps) : undefined;
     this.takenOver(true);
-    return runNative(registration.handler, stream, { environ: env, extraHeaders: headers, pushStream });
+    return runNative(registration.handler, stream, { environ: env, extraHeaders: headers, pushStream, signal: environ.signal });
   }
 
   push(resources: PushResource[]): void {
@@ -158,7 +158,7 @@ function servePushed(pushed: ServerHttp2Stream, parent: Environ, path: string, d
   sink.onExpire = (kind) => lifecycle.expired(kind);
   pushed.once('close', () => {
     sink.clock.stop();
-    lifecycle.closed(sink.done);
+    lifecycle.closed(sink.completed);
   });
   lifecycle.serve(deps, environ, sink, PUSHED_OPTIONS);
 }

@@ -22,16 +22,18 @@ export interface NativeContext {
   extraHeaders: HeaderList;
   /** Opens a push stream for `path` (PUSH_PROMISE); resolves `undefined` where push is refused. */
   pushStream?: (path: string, headers: HeaderList) => Promise<ServerHttp2Stream | undefined>;
+  /**
+   * The request's own signal (the front-end's, `RequestLifecycle.signal`), which already aborts
+   * when this stream closes before the handler ended it, or is reset (SPEC §2.7). Absent (a
+   * pushed stream), the stream makes its own from its 'close' and `environ.signal`.
+   */
+  signal?: AbortSignal;
 }
 
 /** Wraps a `ServerHttp2Stream` as an {@link Http2AppStream}. */
 export function nativeStream(stream: ServerHttp2Stream, ctx: NativeContext): Http2AppStream {
   const links: HeaderList = [];
-  const controller = new AbortController();
-  ctx.environ.signal.addEventListener('abort', () => controller.abort(), { once: true });
-  stream.once('close', () => {
-    if (!stream.writableFinished || stream.rstCode !== constants.NGHTTP2_NO_ERROR) controller.abort();
-  });
+  const signal = streamSignal(stream, ctx);
   let pendingTrailers: HeaderList | undefined;
   let wantsTrailers = false;
   let responded = false;
@@ -55,7 +57,7 @@ export function nativeStream(stream: ServerHttp2Stream, ctx: NativeContext): Htt
     },
     settings: session ? { local: session.localSettings as Http2Settings, remote: session.remoteSettings as Http2Settings } : undefined,
     body: ctx.environ.input,
-    signal: controller.signal,
+    signal,
     get headersSent() {
       return responded;
     },
@@ -87,7 +89,7 @@ export function nativeStream(stream: ServerHttp2Stream, ctx: NativeContext): Htt
         return undefined;
       }
       const pushed = await ctx.pushStream!(path, headers);
-      return pushed === undefined ? undefined : nativeStream(pushed, { ...ctx, extraHeaders: [] });
+      return pushed === undefined ? undefined : nativeStream(pushed, { environ: ctx.environ, extraHeaders: [], pushStream: ctx.pushStream });
     },
     close(code: number = constants.NGHTTP2_CANCEL) {
       if (stream.destroyed) return;
@@ -98,6 +100,23 @@ export function nativeStream(stream: ServerHttp2Stream, ctx: NativeContext): Htt
       else stream.destroy(new Error(`the HTTP/2 handler reset its stream (code ${code})`));
     },
   };
+}
+
+/**
+ * The handler's `stream.signal`: aborted when the client resets the stream or goes away before
+ * the handler ended it — never after a call that completed (SPEC §2.7). The request's own
+ * signal is exactly that, and costs nothing more, unless a middleware gave the handler's
+ * environ another signal (then either aborts it).
+ */
+function streamSignal(stream: ServerHttp2Stream, ctx: NativeContext): AbortSignal {
+  const own = ctx.signal;
+  if (own !== undefined) return ctx.environ.signal === own ? own : AbortSignal.any([own, ctx.environ.signal]);
+  const controller = new AbortController();
+  ctx.environ.signal.addEventListener('abort', () => controller.abort(), { once: true });
+  stream.once('close', () => {
+    if (!stream.writableEnded || stream.rstCode !== constants.NGHTTP2_NO_ERROR) controller.abort();
+  });
+  return controller.signal;
 }
 
 /**
