@@ -158,7 +158,8 @@ export function grpcService(root: protobuf.Root, service: string, impl: Implemen
     const metadata = environ.headers;
     let contentType = '';
     let timeoutField: string | undefined;
-    for (const [name, value] of metadata) {
+    for (let i = 0; i < metadata.length; i++) {
+      const [name, value] = metadata[i]!;
       if (name === 'content-type') contentType = value;
       else if (name === 'grpc-timeout') timeoutField = value;
     }

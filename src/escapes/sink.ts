@@ -33,6 +33,11 @@ const DETACHED = 2; // an escape, a fallback or an error answers: the runner's w
 const NO_HEADERS: HeaderList = [];
 const NO_CHUNKS: Chunk[] = [];
 
+/** The held body for recognition: a lone string chunk as it is (the token body `[token]`), else its bytes. */
+function heldBody(chunks: readonly Chunk[]): Uint8Array | string {
+  return chunks.length === 1 && typeof chunks[0] === 'string' ? chunks[0] : concatBytes(chunks);
+}
+
 /** Wraps a front-end's sink for one request. */
 export class EscapeSink implements ResponseSink {
   #inner: EscapeCapableSink;
@@ -78,7 +83,7 @@ export class EscapeSink implements ResponseSink {
       (this.#chunks ??= []).push(chunk);
       this.#held += chunkLength(chunk);
       // Past TOKEN_LENGTH bytes the body cannot be a token: decide now.
-      if (this.#held > TOKEN_LENGTH) this.#decide(concatBytes(this.#chunks!), false);
+      if (this.#held > TOKEN_LENGTH) this.#decide(undefined, false);
     }
     return true;
   }
@@ -91,7 +96,7 @@ export class EscapeSink implements ResponseSink {
     if (this.#state === DETACHED) return;
     if (this.#state === HOLD) {
       if (chunk !== undefined) (this.#chunks ??= []).push(chunk);
-      return this.#decide(concatBytes(this.#chunks ?? NO_CHUNKS), true, trailers);
+      return this.#decide(heldBody(this.#chunks ?? NO_CHUNKS), true, trailers);
     }
     this.#end(chunk, trailers);
   }
@@ -133,12 +138,14 @@ export class EscapeSink implements ResponseSink {
   }
 
   /** Asks recognize() and the table what the response is, then does it. */
-  #decide(held: Uint8Array | undefined, ended: boolean, trailers?: HeaderList): void {
+  #decide(held: Uint8Array | string | undefined, ended: boolean, trailers?: HeaderList): void {
     this.#state = PASS;
     const { registry, eligible, environ, protocol } = this.#ctx;
     const can = capabilities(eligible, this.#inner);
     const r = recognize({ method: environ.method, status: this.#status, headers: this.#headers, held, ended, registry, can, clientGone: this.#inner.closed });
-    for (const e of [r.entry, ...r.pushes, ...r.spent]) if (e !== undefined) e.used = true;
+    if (r.entry !== undefined) r.entry.used = true;
+    for (const e of r.pushes) e.used = true;
+    for (const e of r.spent) e.used = true;
     const outcome = degrade(r.kind, protocol, r.situation);
     if (this.#ctx.onDecision !== undefined) {
       const push = r.pushes.length > 0 ? { situation: r.pushSituation, outcome: degrade('push', protocol, r.pushSituation) } : undefined;

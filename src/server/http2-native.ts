@@ -15,13 +15,19 @@ import { degrade } from '../escapes/degrade.ts';
 import type { Http2App, Http2AppStream, Http2Settings, RespondOptions } from '../escapes/http2-app.ts';
 import { whenDrained } from './drain.ts';
 
+/** Opens push streams (the front-end's sink of the request stream). */
+export interface Pusher {
+  /** Sends a PUSH_PROMISE for `path`; resolves with the pushed stream, `undefined` where push is refused. */
+  openPush(path: string, headers: HeaderList): Promise<ServerHttp2Stream | undefined>;
+}
+
 /** What the native stream needs from the front-end to push. */
 export interface NativeContext {
   environ: Environ;
   /** Headers the middleware added around the token response. */
   extraHeaders: HeaderList;
-  /** Opens a push stream for `path` (PUSH_PROMISE); resolves `undefined` where push is refused. */
-  pushStream?: (path: string, headers: HeaderList) => Promise<ServerHttp2Stream | undefined>;
+  /** What opens push streams for the handler; absent, push degrades to preload links. */
+  pusher?: Pusher | undefined;
   /**
    * The request's own signal (the front-end's, `RequestLifecycle.signal`), which already aborts
    * when this stream closes before the handler ended it, or is reset (SPEC §2.7). Absent (a
@@ -55,7 +61,7 @@ class NativeStream implements Http2AppStream {
   }
 
   get pushAllowed(): boolean {
-    return this.#stream.pushAllowed && this.#ctx.pushStream !== undefined;
+    return this.#stream.pushAllowed && this.#ctx.pusher !== undefined;
   }
 
   get settings(): { local: Http2Settings; remote: Http2Settings } | undefined {
@@ -125,13 +131,13 @@ class NativeStream implements Http2AppStream {
 
   async push(path: string, headers: HeaderList = []): Promise<Http2AppStream | undefined> {
     const ctx = this.#ctx;
-    const situation = this.#stream.pushAllowed && ctx.pushStream !== undefined ? 'honoured' : 'ineligible';
+    const situation = this.#stream.pushAllowed && ctx.pusher !== undefined ? 'honoured' : 'ineligible';
     if (degrade('push', 'HTTP/2', situation) === 'preload') {
       if (!this.#responded) (this.#links === NO_LINKS ? (this.#links = []) : this.#links).push(['link', preloadLink({ path })]);
       return undefined;
     }
-    const pushed = await ctx.pushStream!(path, headers);
-    return pushed === undefined ? undefined : new NativeStream(pushed, { environ: ctx.environ, extraHeaders: NO_LINKS, pushStream: ctx.pushStream });
+    const pushed = await ctx.pusher!.openPush(path, headers);
+    return pushed === undefined ? undefined : new NativeStream(pushed, { environ: ctx.environ, extraHeaders: NO_LINKS, pusher: ctx.pusher });
   }
 
   close(code: number = constants.NGHTTP2_CANCEL): void {
