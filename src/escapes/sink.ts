@@ -12,7 +12,7 @@ import { HatchwayError } from '../gateway/errors.ts';
 import { bodyForbidden, opensTunnel } from '../protocol/headers.ts';
 import { degrade, type Outcome } from './degrade.ts';
 import { TOKEN_LENGTH, hasControl } from './registry.ts';
-import { TokenScan, lastBytes, scanned } from './scan.ts';
+import { ScannedSink, TokenScan, lastBytes } from './scan.ts';
 import { capabilities, needsBody, recognize, type Recognition } from './recognize.ts';
 import { BODY_FIELDS, NOT_CARRIED, TOKEN_DESCRIBING, defaultFallback, withCarried } from './fields.ts';
 import { pushOrPreload } from './push.ts';
@@ -210,11 +210,13 @@ export class EscapeSink implements ResponseSink {
     if (this.#tunnelRefused()) return;
     const scan = this.#scan!;
     const head = { method: this.#ctx.environ.method, status: this.#status, reason: scan.reason(this.#reason), headers };
-    const sink = scanned(this.#inner, scan, () => {
+    const sink = new ScannedSink(this.#inner, scan, () => {
       this.#inner.abort(new HatchwayError('ERR_HATCHWAY_TOKEN_LEAK', 'body'));
       this.#release();
     });
-    void streamTrailers(sink, registration, head, send, this.#ctx.environ, (t) => scan.trailers(t)).finally(this.#releaser());
+    const done = streamTrailers(sink, registration, head, send, this.#ctx.environ);
+    if (done === undefined) this.#release();
+    else void done.finally(this.#releaser());
   }
 
   /** Runs the registration's fallback (or its kind's default) with the token response's fields. */
