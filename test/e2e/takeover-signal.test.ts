@@ -112,6 +112,8 @@ t.test('a gRPC call the client cancels mid-stream (RST_STREAM CANCEL) aborts bot
   t.equal(err.code, grpc.status.CANCELLED);
   await settled(server);
   t.same(aborted(seen), [{ environ: true, stream: true }]);
+  t.match(seen[0]!.environ.reason, { name: 'AbortError' }, 'the reason is the AbortError abort() gives');
+  t.ok(seen[0]!.environ.reason instanceof DOMException);
 });
 
 t.test('over HTTP/1.1 (the emulated stream): a completed call is not aborted, a client that leaves is', async (t) => {
