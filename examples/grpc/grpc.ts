@@ -61,8 +61,12 @@ export function parseTimeout(value: string | undefined): number | undefined {
 
 /** Frames one message: compressed flag 0, 4-byte big-endian length, the bytes. */
 export function frame(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + message.byteLength);
-  new DataView(out.buffer).setUint32(1, message.byteLength);
+  const length = message.byteLength;
+  const out = new Uint8Array(5 + length);
+  out[1] = length >>> 24;
+  out[2] = (length >>> 16) & 0xff;
+  out[3] = (length >>> 8) & 0xff;
+  out[4] = length & 0xff;
   out.set(message, 5);
   return out;
 }
@@ -96,7 +100,7 @@ export function encodeMessage(text: string): string {
 function takeMessage(buffer: Uint8Array): [Uint8Array, Uint8Array] | undefined {
   if (buffer.byteLength < 5) return undefined;
   if (buffer[0] !== 0) throw new GrpcError(Status.UNIMPLEMENTED, 'compressed messages are not supported');
-  const length = new DataView(buffer.buffer, buffer.byteOffset).getUint32(1);
+  const length = ((buffer[1]! << 24) | (buffer[2]! << 16) | (buffer[3]! << 8) | buffer[4]!) >>> 0;
   if (length > MAX_MESSAGE) throw new GrpcError(Status.RESOURCE_EXHAUSTED, `message larger than ${MAX_MESSAGE} bytes`);
   if (buffer.byteLength < 5 + length) return undefined;
   return [buffer.subarray(5, 5 + length), buffer.subarray(5 + length)];
