@@ -61,27 +61,24 @@ export function parseTimeout(value: string | undefined): number | undefined {
 
 /** Frames one message: compressed flag 0, 4-byte big-endian length, the bytes. */
 export function frame(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + message.byteLength);
-  new DataView(out.buffer).setUint32(1, message.byteLength);
+  const length = message.byteLength;
+  const out = new Uint8Array(5 + length);
+  out[1] = length >>> 24;
+  out[2] = (length >>> 16) & 0xff;
+  out[3] = (length >>> 8) & 0xff;
+  out[4] = length & 0xff;
   out.set(message, 5);
   return out;
 }
 
 /** Reads length-prefixed messages from a request body, however the bytes are split. */
 export async function* readMessages(body: BodyReader): AsyncGenerator<Uint8Array> {
-  let buffer = new Uint8Array(0);
+  let buffer: Uint8Array = new Uint8Array(0);
   for await (const chunk of body) {
-    const joined = new Uint8Array(buffer.byteLength + chunk.byteLength);
-    joined.set(buffer);
-    joined.set(chunk, buffer.byteLength);
-    buffer = joined;
-    while (buffer.byteLength >= 5) {
-      if (buffer[0] !== 0) throw new GrpcError(Status.UNIMPLEMENTED, 'compressed messages are not supported');
-      const length = new DataView(buffer.buffer, buffer.byteOffset).getUint32(1);
-      if (length > MAX_MESSAGE) throw new GrpcError(Status.RESOURCE_EXHAUSTED, `message larger than ${MAX_MESSAGE} bytes`);
-      if (buffer.byteLength < 5 + length) break;
-      yield buffer.slice(5, 5 + length);
-      buffer = buffer.subarray(5 + length);
+    buffer = buffer.byteLength === 0 ? chunk : join(buffer, chunk);
+    for (let taken = takeMessage(buffer); taken !== undefined; taken = takeMessage(buffer)) {
+      yield taken[0];
+      buffer = taken[1];
     }
   }
   if (buffer.byteLength > 0) throw new GrpcError(Status.INTERNAL, 'the request ended inside a message');
@@ -99,6 +96,56 @@ export function encodeMessage(text: string): string {
   return out;
 }
 
+/** Takes the first complete message off `buffer`: the message and the rest, or `undefined` for more bytes. */
+function takeMessage(buffer: Uint8Array): [Uint8Array, Uint8Array] | undefined {
+  if (buffer.byteLength < 5) return undefined;
+  if (buffer[0] !== 0) throw new GrpcError(Status.UNIMPLEMENTED, 'compressed messages are not supported');
+  const length = ((buffer[1]! << 24) | (buffer[2]! << 16) | (buffer[3]! << 8) | buffer[4]!) >>> 0;
+  if (length > MAX_MESSAGE) throw new GrpcError(Status.RESOURCE_EXHAUSTED, `message larger than ${MAX_MESSAGE} bytes`);
+  if (buffer.byteLength < 5 + length) return undefined;
+  return [buffer.subarray(5, 5 + length), buffer.subarray(5 + length)];
+}
+
+/**
+ * The one message of a unary request (or of a server stream's request): reads until it is
+ * complete — one read, as a rule — with plain awaits rather than generators, since it runs on
+ * every call.
+ */
+async function oneMessage(body: BodyReader): Promise<Uint8Array> {
+  let buffer: Uint8Array | undefined;
+  for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
+    buffer = buffer === undefined ? chunk : join(buffer, chunk);
+    const taken = takeMessage(buffer);
+    if (taken !== undefined) return taken[0];
+  }
+  throw new GrpcError(Status.INTERNAL, buffer === undefined ? 'no request message' : 'the request ended inside a message');
+}
+
+function join(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.byteLength + b.byteLength);
+  joined.set(a);
+  joined.set(b, a.byteLength);
+  return joined;
+}
+
+// Per call these never change: one list and one options object for every response.
+const RESPONSE_HEADERS: [string, string][] = [['content-type', 'application/grpc+proto']];
+const RESPOND_OPTIONS = { waitForTrailers: true, requireTrailers: true } as const;
+const OK_TRAILERS: [string, string][] = [['grpc-status', '0']];
+
+function trailersOf(code: number, message: string): [string, string][] {
+  if (code === Status.OK && message === '') return OK_TRAILERS;
+  const trailers: [string, string][] = [['grpc-status', String(code)]];
+  if (message) trailers.push(['grpc-message', encodeMessage(message)]);
+  return trailers;
+}
+
+/** The end of a failed call: its status from a {@link GrpcError}, UNKNOWN for anything else. */
+function failure(err: unknown): [string, string][] {
+  if (err instanceof GrpcError) return trailersOf(err.code, err.message);
+  return trailersOf(Status.UNKNOWN, err instanceof Error ? err.message : String(err));
+}
+
 /**
  * An `Http2App` serving `service` (a fully qualified name in `root`) with `impl`. Route it
  * under `/<service>/` with `upgradeTo`.
@@ -113,54 +160,76 @@ export function grpcService(root: protobuf.Root, service: string, impl: Implemen
   );
   return async (stream, environ) => {
     const metadata = environ.headers;
-    const contentType = metadata.find(([n]) => n === 'content-type')?.[1] ?? '';
-    const controller = new AbortController();
-    stream.signal.addEventListener('abort', () => controller.abort(), { once: true });
-    const timeout = parseTimeout(metadata.find(([n]) => n === 'grpc-timeout')?.[1]);
-    const timer = timeout === undefined ? undefined : setTimeout(() => controller.abort(new GrpcError(Status.DEADLINE_EXCEEDED, 'deadline exceeded')), timeout);
-    stream.respond(200, [['content-type', 'application/grpc+proto']], { waitForTrailers: true, requireTrailers: true });
-    const finish = (code: number, message = '') => {
-      if (timer) clearTimeout(timer);
-      const trailers: [string, string][] = [['grpc-status', String(code)]];
-      if (message) trailers.push(['grpc-message', encodeMessage(message)]);
-      stream.end(undefined, trailers);
-    };
+    let contentType = '';
+    let timeoutField: string | undefined;
+    for (let i = 0; i < metadata.length; i++) {
+      const [name, value] = metadata[i]!;
+      if (name === 'content-type') contentType = value;
+      else if (name === 'grpc-timeout') timeoutField = value;
+    }
+    const timeout = parseTimeout(timeoutField);
+    // A call ends early when the client cancels (the stream's signal) or its deadline passes: a
+    // controller of its own only for the deadline.
+    const deadline = timeout === undefined ? undefined : new AbortController();
+    const signal = deadline === undefined ? stream.signal : AbortSignal.any([stream.signal, deadline.signal]);
+    const timer = deadline && setTimeout(() => deadline.abort(new GrpcError(Status.DEADLINE_EXCEEDED, 'deadline exceeded')), timeout);
+    stream.respond(200, RESPONSE_HEADERS, RESPOND_OPTIONS);
     try {
       const method = methods.get(environ.scriptName + environ.pathInfo);
       if (environ.method !== 'POST' || !contentType.startsWith('application/grpc')) throw new GrpcError(Status.INTERNAL, 'not a gRPC request');
       if (!method) throw new GrpcError(Status.UNIMPLEMENTED, `unknown method ${environ.pathInfo}`);
       const fn = impl[method.name];
       if (!fn) throw new GrpcError(Status.UNIMPLEMENTED, `${method.name} is not implemented`);
-      const requestType = method.resolvedRequestType!;
-      const responseType = method.resolvedResponseType!;
-      const ctx: CallContext = { signal: controller.signal, metadata };
-      const send = async (reply: Message) => {
-        if (controller.signal.aborted) throw controller.signal.reason ?? new GrpcError(Status.CANCELLED, 'cancelled');
-        if (!stream.write(frame(responseType.encode(responseType.fromObject(reply)).finish()))) await stream.drained();
-      };
-      const requests = (async function* () {
-        for await (const bytes of readMessages(stream.body)) yield requestType.toObject(requestType.decode(bytes), { defaults: true }) as Message;
-      })();
-      const work = (async () => {
-        if (method.requestStream) {
-          await send(await (fn as ClientStreamMethod)(requests, ctx));
-        } else {
-          const first = await requests.next();
-          if (first.done) throw new GrpcError(Status.INTERNAL, 'no request message');
-          if (method.responseStream) await (fn as ServerStreamMethod)(first.value, ctx, send);
-          else await send(await (fn as UnaryMethod)(first.value, ctx));
-        }
-      })();
+      const ctx: CallContext = { signal, metadata };
+      const work = callMethod(method, fn, stream, ctx);
       // The deadline ends the call even if the method ignores ctx.signal.
-      const deadline = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
-      await Promise.race([work, deadline]);
-      finish(Status.OK);
+      const reply = deadline === undefined ? await work : await Promise.race([work, aborted(signal)]);
+      stream.end(reply, OK_TRAILERS);
     } catch (err) {
-      controller.abort();
-      if (err instanceof GrpcError) finish(err.code, err.message);
-      else finish(Status.UNKNOWN, err instanceof Error ? err.message : String(err));
+      deadline?.abort();
+      stream.end(undefined, failure(err));
+    } finally {
+      clearTimeout(timer);
     }
   };
+}
+
+const TO_OBJECT = { defaults: true };
+
+function decode(type: protobuf.Type, bytes: Uint8Array): Message {
+  return type.toObject(type.decode(bytes), TO_OBJECT) as Message;
+}
+
+function encode(type: protobuf.Type, reply: Message): Uint8Array {
+  return frame(type.encode(type.fromObject(reply)).finish());
+}
+
+/** Runs one call of `method`: resolves with its last frame (a server stream's are written as they come). */
+async function callMethod(method: protobuf.Method, fn: Implementation[string], stream: Http2AppStream, ctx: CallContext): Promise<Uint8Array | undefined> {
+  const requestType = method.resolvedRequestType!;
+  const responseType = method.resolvedResponseType!;
+  if (method.requestStream) {
+    const requests = (async function* () {
+      for await (const bytes of readMessages(stream.body)) yield decode(requestType, bytes);
+    })();
+    return encode(responseType, await (fn as ClientStreamMethod)(requests, ctx));
+  }
+  const request = decode(requestType, await oneMessage(stream.body));
+  if (!method.responseStream) return encode(responseType, await (fn as UnaryMethod)(request, ctx));
+  const signal = ctx.signal;
+  await (fn as ServerStreamMethod)(request, ctx, async (reply) => {
+    if (signal.aborted) throw signal.reason ?? new GrpcError(Status.CANCELLED, 'cancelled');
+    if (!stream.write(encode(responseType, reply))) await stream.drained();
+  });
+  return undefined;
+}
+
+/** Rejects with the signal's reason once it aborts. */
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }
 
 export type { Http2AppStream };

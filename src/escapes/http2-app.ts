@@ -10,7 +10,7 @@ import type { App, Body, BodyReader, Chunk, Environ, HeaderList, StartResponse }
 import { HatchwayError } from '../gateway/errors.ts';
 import { CONTROL_HEADER, type BaseRegistration } from './registry.ts';
 import { associate } from './push.ts';
-import { sendWithTrailers } from './trailers.ts';
+import { TRAILERS_KEY, sendWithTrailers } from './trailers.ts';
 
 /** The environ key of the HTTP/2 extension. */
 export const HTTP2_KEY = 'hatchway.http2';
@@ -225,6 +225,8 @@ class EmulatedResponse {
   #trailersPromise: Promise<HeaderList> | null = null;
   #responded: (() => void) | null = null;
   #closed = false;
+  /** The body went to a trailers registration: its release, not this body's close, ends the stream. */
+  #registered = false;
 
   constructor(handler: Http2App, environ: Environ, startResponse: StartResponse) {
     this.#handler = handler;
@@ -251,12 +253,17 @@ class EmulatedResponse {
         if (self.#status === 0) return;
         if (self.#respondOptions.waitForTrailers) {
           // Trailers ride the trailers escape: honoured, dropped-and-reported, or a 400 if required.
+          // Registered, this body carries only the token and closes at once; the handler's data
+          // goes on to the registration's body, so the stream stays open until the registration
+          // is released (on every path: sent, degraded, refused, the client gone).
+          self.#registered = typeof self.#environ[TRAILERS_KEY] === 'function';
           yield* sendWithTrailers(self.#environ, self.#startResponse, {
             status: self.#status,
             headers: self.#headers,
             body: self.#drainQueue(),
             required: self.#respondOptions.requireTrailers === true,
             trailers: () => self.#trailersPromise ?? Promise.resolve([]),
+            onRelease: () => self.#close(),
           }) as Iterable<Chunk>;
           return;
         }
@@ -264,10 +271,15 @@ class EmulatedResponse {
         yield* self.#drainQueue();
       },
       close: () => {
-        this.#closed = true;
-        this.#drain?.();
+        if (!this.#registered) this.#close();
       },
     };
+  }
+
+  /** Nobody reads the body any more: writes go nowhere, a writer waiting to drain goes on. */
+  #close(): void {
+    this.#closed = true;
+    this.#drain?.();
   }
 
   async *#drainQueue(): AsyncGenerator<Chunk> {

@@ -101,5 +101,8 @@ export function takeHttp2(inner: EscapeCapableSink, registration: Http2Registrat
     environ.errors.write(formatError(err));
     inner.abort(err);
   }
-  Promise.resolve(done).finally(release).catch(() => {});
+  if (done === undefined) release();
+  else done.then(release, release).catch(noop);
 }
+
+function noop(): void {}

@@ -36,8 +36,12 @@ export interface RecognitionInput {
   status: number;
   /** The response headers as the runner committed them, control fields included. */
   headers: HeaderList;
-  /** The held first bytes of the body; `undefined` when the body was not held or cannot be a token (a file). */
-  held: Uint8Array | undefined;
+  /**
+   * The held first bytes of the body — or, when they were one string chunk, that string (a token
+   * is ASCII, so it is the same token either way, with no encoding); `undefined` when the body was
+   * not held or cannot be a token (a file).
+   */
+  held: Uint8Array | string | undefined;
   /** The held bytes are the whole body. */
   ended: boolean;
   /** The request's registry, where tokens are looked up. */
@@ -108,21 +112,24 @@ export function recognize(input: RecognitionInput): Recognition {
   let claimed = false;
   let claimKind: ClaimKind = 'none';
   let entry: Entry | undefined;
-  const pushes: Entry[] = [];
-  const spent: Entry[] = [];
-  for (const [name, value] of input.headers) {
+  // Most responses name no push and one body escape: the shared empty lists until one is needed.
+  let pushes = NO_ENTRIES;
+  let spent = NO_ENTRIES;
+  const headers = input.headers;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
     if (!isControlName(name)) continue;
     const parsed = parseControl(value);
     if (parsed === undefined) continue; // malformed: stripped, claims nothing
     const match = registry.match(parsed.kind, parsed.token);
     if (parsed.kind === 'push') {
-      if (match !== undefined && !pushes.includes(match)) pushes.push(match);
+      if (match !== undefined && !pushes.includes(match)) (pushes === NO_ENTRIES ? (pushes = []) : pushes).push(match);
     } else if (!claimed) {
       // The first body-kind field is the claim: one body per response.
       claimed = true;
       claimKind = parsed.kind;
       entry = match;
-    } else if (match !== undefined && match !== entry && !spent.includes(match)) spent.push(match);
+    } else if (match !== undefined && match !== entry && !spent.includes(match)) (spent === NO_ENTRIES ? (spent = []) : spent).push(match);
   }
   const pushSituation: Situation = input.clientGone ? 'client-gone' : status < 200 || status > 299 ? 'answered' : input.can.push ? 'honoured' : 'ineligible';
   const out = (kind: ClaimKind, e: Entry | undefined, situation: Situation, bodyIsToken: boolean): Recognition => ({
@@ -137,8 +144,9 @@ export function recognize(input: RecognitionInput): Recognition {
 
   const bodyless = bodyForbidden(input.method, status);
   const held = input.held;
-  // Only a whole body of exactly TOKEN_LENGTH bytes can be a token.
-  const text = !bodyless && input.ended && held !== undefined && held.byteLength === TOKEN_LENGTH ? latin1(held) : undefined;
+  // Only a whole body of exactly TOKEN_LENGTH bytes can be a token (a string of another length
+  // is no token either: a token is ASCII, one byte a character).
+  const text = bodyless || !input.ended || held === undefined ? undefined : heldText(held);
   const shaped = text !== undefined && isTokenShaped(text);
 
   if (input.clientGone) return out(claimKind, entry, 'client-gone', false);
@@ -160,6 +168,15 @@ export function recognize(input: RecognitionInput): Recognition {
   if (found) return out(entry.kind, entry, 'header-dropped', true);
   if (!bodyless && (!bodyIsToken || getHeader(input.headers, 'content-encoding') !== undefined)) return out(entry.kind, entry, 'body-altered', bodyIsToken);
   return out(entry.kind, entry, eligibility(entry, input.can), bodyIsToken);
+}
+
+const NO_ENTRIES: Entry[] = [];
+Object.freeze(NO_ENTRIES);
+
+/** The held body as text when it has a token's length, else `undefined`. */
+function heldText(held: Uint8Array | string): string | undefined {
+  if (typeof held === 'string') return held.length === TOKEN_LENGTH ? held : undefined;
+  return held.byteLength === TOKEN_LENGTH ? latin1(held) : undefined;
 }
 
 function eligibility(entry: Entry, can: Capabilities): Situation {

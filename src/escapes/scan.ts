@@ -6,7 +6,7 @@
  * `ERR_HATCHWAY_TOKEN_LEAK`; a field or trailer is dropped, a reason phrase replaced by the
  * standard one, and a body hit tells the sink to tear the response down.
  */
-import { chunkLength, toBytes } from '../gateway/body.ts';
+import { chunkLength, toBytes, type FileBody } from '../gateway/body.ts';
 import { bytesView, concat, copyBytes, includesBytes, matchesAt } from '../wire/bytes.ts';
 import { formatError } from '../gateway/error-response.ts';
 import { HatchwayError } from '../gateway/errors.ts';
@@ -119,31 +119,52 @@ function tokenStart(view: Uint8Array, tokens: Uint8Array[], from: number): numbe
 
 /**
  * `inner` seen through `scan` (for a response an escape writes itself): the body scan starts
- * at its head; a body hit calls `onLeak`, which tears the response down.
+ * at its head, the trailers are filtered; a body hit calls `onLeak`, which tears the response
+ * down. A class, so one object a response, not a closure a method.
  */
-export function scanned(inner: ResponseSink, scan: TokenScan, onLeak: () => void): ResponseSink {
-  return {
-    get closed() {
-      return inner.closed;
-    },
-    head(status, reason, headers, length, trailers) {
-      scan.start();
-      inner.head(status, reason, headers, length, trailers);
-    },
-    write(chunk) {
-      const out = scan.body(chunk);
-      if (out === false) onLeak();
-      return out === false || chunkLength(out) === 0 ? true : inner.write(out);
-    },
-    drained: () => inner.drained(),
-    end(chunk, trailers) {
-      const last = lastBytes(scan, chunk);
-      if (last === false) onLeak();
-      else inner.end(last, trailers && scan.trailers(trailers));
-    },
-    file: (...args) => inner.file(...args),
-    abort: (error) => inner.abort(error),
-  };
+export class ScannedSink implements ResponseSink {
+  readonly #inner: ResponseSink;
+  readonly #scan: TokenScan;
+  readonly #onLeak: () => void;
+
+  constructor(inner: ResponseSink, scan: TokenScan, onLeak: () => void) {
+    this.#inner = inner;
+    this.#scan = scan;
+    this.#onLeak = onLeak;
+  }
+
+  get closed(): boolean {
+    return this.#inner.closed;
+  }
+
+  head(status: number, reason: string | undefined, headers: HeaderList, length: number | undefined, trailers?: boolean): void {
+    this.#scan.start();
+    this.#inner.head(status, reason, headers, length, trailers);
+  }
+
+  write(chunk: Chunk): boolean {
+    const out = this.#scan.body(chunk);
+    if (out === false) this.#onLeak();
+    return out === false || chunkLength(out) === 0 ? true : this.#inner.write(out);
+  }
+
+  drained(): Promise<void> {
+    return this.#inner.drained();
+  }
+
+  end(chunk?: Chunk, trailers?: HeaderList): void {
+    const last = lastBytes(this.#scan, chunk);
+    if (last === false) this.#onLeak();
+    else this.#inner.end(last, trailers && this.#scan.trailers(trailers));
+  }
+
+  file(status: number, reason: string | undefined, headers: HeaderList, body: FileBody, size: number, bodyless: boolean): Promise<void> {
+    return this.#inner.file(status, reason, headers, body, size, bodyless);
+  }
+
+  abort(error: unknown): void {
+    this.#inner.abort(error);
+  }
 }
 
 /** The last chunk of a body through `scan`, with the bytes it still held; `false` on a token. */

@@ -12,7 +12,7 @@ import { HatchwayError } from '../gateway/errors.ts';
 import { bodyForbidden, opensTunnel } from '../protocol/headers.ts';
 import { degrade, type Outcome } from './degrade.ts';
 import { TOKEN_LENGTH, hasControl } from './registry.ts';
-import { TokenScan, lastBytes, scanned } from './scan.ts';
+import { ScannedSink, TokenScan, lastBytes } from './scan.ts';
 import { capabilities, needsBody, recognize, type Recognition } from './recognize.ts';
 import { BODY_FIELDS, NOT_CARRIED, TOKEN_DESCRIBING, defaultFallback, withCarried } from './fields.ts';
 import { pushOrPreload } from './push.ts';
@@ -32,6 +32,11 @@ const DETACHED = 2; // an escape, a fallback or an error answers: the runner's w
 // Shared empties, never written: a request that holds nothing allocates nothing for it.
 const NO_HEADERS: HeaderList = [];
 const NO_CHUNKS: Chunk[] = [];
+
+/** The held body for recognition: a lone string chunk as it is (the token body `[token]`), else its bytes. */
+function heldBody(chunks: readonly Chunk[]): Uint8Array | string {
+  return chunks.length === 1 && typeof chunks[0] === 'string' ? chunks[0] : concatBytes(chunks);
+}
 
 /** Wraps a front-end's sink for one request. */
 export class EscapeSink implements ResponseSink {
@@ -78,7 +83,7 @@ export class EscapeSink implements ResponseSink {
       (this.#chunks ??= []).push(chunk);
       this.#held += chunkLength(chunk);
       // Past TOKEN_LENGTH bytes the body cannot be a token: decide now.
-      if (this.#held > TOKEN_LENGTH) this.#decide(concatBytes(this.#chunks!), false);
+      if (this.#held > TOKEN_LENGTH) this.#decide(undefined, false);
     }
     return true;
   }
@@ -91,7 +96,7 @@ export class EscapeSink implements ResponseSink {
     if (this.#state === DETACHED) return;
     if (this.#state === HOLD) {
       if (chunk !== undefined) (this.#chunks ??= []).push(chunk);
-      return this.#decide(concatBytes(this.#chunks ?? NO_CHUNKS), true, trailers);
+      return this.#decide(heldBody(this.#chunks ?? NO_CHUNKS), true, trailers);
     }
     this.#end(chunk, trailers);
   }
@@ -133,12 +138,14 @@ export class EscapeSink implements ResponseSink {
   }
 
   /** Asks recognize() and the table what the response is, then does it. */
-  #decide(held: Uint8Array | undefined, ended: boolean, trailers?: HeaderList): void {
+  #decide(held: Uint8Array | string | undefined, ended: boolean, trailers?: HeaderList): void {
     this.#state = PASS;
     const { registry, eligible, environ, protocol } = this.#ctx;
     const can = capabilities(eligible, this.#inner);
     const r = recognize({ method: environ.method, status: this.#status, headers: this.#headers, held, ended, registry, can, clientGone: this.#inner.closed });
-    for (const e of [r.entry, ...r.pushes, ...r.spent]) if (e !== undefined) e.used = true;
+    if (r.entry !== undefined) r.entry.used = true;
+    for (const e of r.pushes) e.used = true;
+    for (const e of r.spent) e.used = true;
     const outcome = degrade(r.kind, protocol, r.situation);
     if (this.#ctx.onDecision !== undefined) {
       const push = r.pushes.length > 0 ? { situation: r.pushSituation, outcome: degrade('push', protocol, r.pushSituation) } : undefined;
@@ -203,11 +210,13 @@ export class EscapeSink implements ResponseSink {
     if (this.#tunnelRefused()) return;
     const scan = this.#scan!;
     const head = { method: this.#ctx.environ.method, status: this.#status, reason: scan.reason(this.#reason), headers };
-    const sink = scanned(this.#inner, scan, () => {
+    const sink = new ScannedSink(this.#inner, scan, () => {
       this.#inner.abort(new HatchwayError('ERR_HATCHWAY_TOKEN_LEAK', 'body'));
       this.#release();
     });
-    void streamTrailers(sink, registration, head, send, this.#ctx.environ, (t) => scan.trailers(t)).finally(this.#releaser());
+    const done = streamTrailers(sink, registration, head, send, this.#ctx.environ);
+    if (done === undefined) this.#release();
+    else void done.finally(this.#releaser());
   }
 
   /** Runs the registration's fallback (or its kind's default) with the token response's fields. */

@@ -139,33 +139,56 @@ export interface EscapeHead {
 
 /**
  * Sends a trailers registration's body with `head`, then its trailers (`send`), or drops them
- * and reports them to `onDropped`. Never rejects: a failure before the head becomes an error
- * response, after it an abort; the body is closed on every path. `clean` filters the trailer
- * fields before they leave (a token in one is never sent).
+ * and reports them to `onDropped`. Never throws or rejects: a failure before the head becomes an
+ * error response, after it an abort; the body is closed on every path. `sink` is the escape
+ * sink's scanned sink, which keeps a token out of the trailers too. An array body whose trailers
+ * need no waiting — the common case — is sent at once and `undefined` returned; otherwise a
+ * promise settles when it is over.
  */
-export async function streamTrailers(
-  sink: ResponseSink,
-  registration: TrailersRegistration,
-  head: EscapeHead,
-  send: boolean,
-  environ: Environ,
-  clean: (trailers: HeaderList) => HeaderList,
-): Promise<void> {
+export function streamTrailers(sink: ResponseSink, registration: TrailersRegistration, head: EscapeHead, send: boolean, environ: Environ): Promise<void> | undefined {
   let body: Body | undefined;
-  let iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined;
-  let exhausted = false;
   let committed = false;
   try {
     body = trailersBody(registration);
     const headers = head.headers.filter(([name]) => name.toLowerCase() !== 'content-length');
     if (bodyForbidden(head.method, head.status)) {
       // HEAD: the head a GET would get, no body and so no trailers.
-      exhausted = true;
       sink.head(head.status, head.reason, headers, undefined);
       sink.end();
-      return;
+      return closed(body, environ);
     }
     if (send && registration.names?.length) headers.push(['trailer', registration.names.join(', ')]);
+    if (!Array.isArray(body)) return streamBody(sink, registration, head, headers, send, environ, body);
+    sink.head(head.status, head.reason, headers, undefined, send);
+    committed = true;
+    for (let i = 0; i < body.length; i++) {
+      if (sink.closed) return closed(body, environ);
+      const chunk = body[i];
+      if (chunkLength(chunk) > 0) sink.write(chunk!);
+    }
+    const trailers = registration.trailers();
+    if (!Array.isArray(trailers)) return awaitTrailers(sink, registration, head, trailers, send, environ, body);
+    endWith(sink, registration, trailers, send, environ);
+  } catch (err) {
+    failed(sink, head, environ, err, committed);
+  }
+  return closed(body, environ);
+}
+
+/** The body of {@link streamTrailers} that must be waited for: an iterable, sync or async. */
+async function streamBody(
+  sink: ResponseSink,
+  registration: TrailersRegistration,
+  head: EscapeHead,
+  headers: HeaderList,
+  send: boolean,
+  environ: Environ,
+  body: Body,
+): Promise<void> {
+  let iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined;
+  let exhausted = false;
+  let committed = false;
+  try {
     const isAsync = typeof (body as AsyncIterable<Chunk>)[Symbol.asyncIterator] === 'function';
     iterator = isAsync ? (body as AsyncIterable<Chunk>)[Symbol.asyncIterator]() : (body as Iterable<Chunk>)[Symbol.iterator]();
     sink.head(head.status, head.reason, headers, undefined, send);
@@ -179,26 +202,60 @@ export async function streamTrailers(
       if (sink.closed) return;
       if (chunkLength(result.value) > 0 && !sink.write(result.value)) await sink.drained();
     }
-    const trailers = await registration.trailers();
-    validateTrailers(trailers);
-    if (sink.closed) return;
-    if (send) sink.end(undefined, clean(trailers));
-    else {
-      sink.end();
-      dropped(registration, trailers, environ);
-    }
+    endWith(sink, registration, await registration.trailers(), send, environ);
   } catch (err) {
     exhausted = true;
-    environ.errors.write(formatError(err));
-    if (committed) sink.abort(err);
-    else if (!sink.closed) {
-      const e = errorResponse(err);
-      sink.head(e.status, undefined, e.headers, undefined);
-      sink.end(head.method === 'HEAD' ? undefined : e.body);
-    }
+    failed(sink, head, environ, err, committed);
   } finally {
     if (!exhausted) await Promise.resolve(iterator?.return?.()).catch(() => {});
-    const err = closeBody(body);
-    if (err !== undefined) environ.errors.write(formatError(err));
+    closed(body, environ);
   }
+}
+
+/** The end of an array body whose trailers are a promise. */
+async function awaitTrailers(
+  sink: ResponseSink,
+  registration: TrailersRegistration,
+  head: EscapeHead,
+  trailers: HeaderList | Promise<HeaderList>,
+  send: boolean,
+  environ: Environ,
+  body: Body,
+): Promise<void> {
+  try {
+    endWith(sink, registration, await trailers, send, environ);
+  } catch (err) {
+    failed(sink, head, environ, err, true);
+  } finally {
+    closed(body, environ);
+  }
+}
+
+/** The end of the body: with the trailers (`send`), or without them and reported to `onDropped`. */
+function endWith(sink: ResponseSink, registration: TrailersRegistration, trailers: HeaderList, send: boolean, environ: Environ): void {
+  validateTrailers(trailers);
+  if (sink.closed) return;
+  if (send) sink.end(undefined, trailers);
+  else {
+    sink.end();
+    dropped(registration, trailers, environ);
+  }
+}
+
+/** A failure, reported: an error response if nothing was committed, else an abort. */
+function failed(sink: ResponseSink, head: EscapeHead, environ: Environ, err: unknown, committed: boolean): void {
+  environ.errors.write(formatError(err));
+  if (committed) sink.abort(err);
+  else if (!sink.closed) {
+    const e = errorResponse(err);
+    sink.head(e.status, undefined, e.headers, undefined);
+    sink.end(head.method === 'HEAD' ? undefined : e.body);
+  }
+}
+
+/** Closes the body, reporting what its close() threw. */
+function closed(body: Body | undefined, environ: Environ): undefined {
+  const err = closeBody(body);
+  if (err !== undefined) environ.errors.write(formatError(err));
+  return undefined;
 }

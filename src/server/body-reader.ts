@@ -37,26 +37,38 @@ export class StreamBodyReader extends PullBodyReader {
     this.#listening = true;
     const wake = () => {
       const waiting = this.#waiting;
+      if (waiting.length === 0) return;
       this.#waiting = [];
       for (const w of waiting) w();
     };
     const stream = this.#stream;
-    this.#onReadable = wake;
-    stream.on('readable', wake);
-    stream.on('end', () => {
+    const onEnd = () => {
       this.#ended = true;
       wake();
-    });
-    stream.on('error', (err: Error) => {
+    };
+    const onError = (err: Error) => {
       this.#error ??= httpError('ERR_HATCHWAY_BODY_ABORTED', ': ' + err.message);
       wake();
-    });
-    stream.on('close', () => {
+    };
+    // The listeners come off at 'close', the stream's last event: node:http2 keeps a closed
+    // stream reachable until a full GC (live-list.ts), and with them this reader, and through
+    // its `complete` the request's whole graph, would survive every scavenge until then.
+    const onClose = () => {
+      stream.off('readable', wake);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      this.#onReadable = null;
       if (!this.#ended && this.remaining > 0) {
         this.#error ??= httpError('ERR_HATCHWAY_BODY_ABORTED', 'ended early: the client went away');
       }
       wake();
-    });
+    };
+    this.#onReadable = wake;
+    stream.on('readable', wake);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('close', onClose);
     if (this.#onFirstRead) {
       const first = this.#onFirstRead;
       this.#onFirstRead = undefined;

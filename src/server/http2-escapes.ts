@@ -78,11 +78,13 @@ export class H2EscapeSink extends H2Sink {
 
   http2(registration: Http2Registration, headers: HeaderList, env: Environ): Promise<void> {
     const stream = this.stream;
-    const environ = this.environ!;
-    const deps = this.#deps;
-    const pushStream = stream.pushAllowed ? (path: string, h: HeaderList) => openPush(stream, environ, path, h, deps) : undefined;
     this.takenOver(true);
-    return runNative(registration.handler, stream, { environ: env, extraHeaders: headers, pushStream });
+    return runNative(registration.handler, stream, { environ: env, extraHeaders: headers, pusher: stream.pushAllowed ? this : undefined, signal: this.environ!.signal });
+  }
+
+  /** Opens a push stream for an `upgradeTo` handler ({@link Pusher}). */
+  openPush(path: string, headers: HeaderList): Promise<ServerHttp2Stream | undefined> {
+    return openPush(this.stream, this.environ!, path, headers, this.#deps);
   }
 
   push(resources: PushResource[]): void {
@@ -158,7 +160,7 @@ function servePushed(pushed: ServerHttp2Stream, parent: Environ, path: string, d
   sink.onExpire = (kind) => lifecycle.expired(kind);
   pushed.once('close', () => {
     sink.clock.stop();
-    lifecycle.closed(sink.done);
+    lifecycle.closed(sink.completed);
   });
   lifecycle.serve(deps, environ, sink, PUSHED_OPTIONS);
 }

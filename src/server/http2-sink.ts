@@ -18,7 +18,7 @@ import { httpError } from '../wire/errors.ts';
 import { NO_DEADLINES, type Clock, type Deadlines, type Watched } from './deadline.ts';
 import type { Linked } from './live-list.ts';
 
-const { NGHTTP2_INTERNAL_ERROR } = constants;
+const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = constants;
 
 /**
  * The response side of one HTTP/2 stream. The escapes that need the real stream (websocket
@@ -41,6 +41,8 @@ export class H2Sink implements EscapeCapableSink, Watched, Linked<H2Sink> {
   };
   /** An `upgradeTo` handler owns the stream: progress is read off the stream's own buffer. */
   #native = false;
+  /** A websocket or a tunnel took the stream over: the request moved, it cannot be aborted. */
+  #moved = false;
   #pending: string[] | undefined;
   /** Trailers announced at the head: set when `end()` brings them, sent on 'wantTrailers'. */
   #trailers: HeaderList | undefined;
@@ -88,6 +90,7 @@ export class H2Sink implements EscapeCapableSink, Watched, Linked<H2Sink> {
    */
   takenOver(native: boolean): void {
     if (!native) {
+      this.#moved = true;
       this.clock.stop();
       return;
     }
@@ -107,6 +110,18 @@ export class H2Sink implements EscapeCapableSink, Watched, Linked<H2Sink> {
   /** True once the response was handed over whole (end, or the whole file sent). */
   get done(): boolean {
     return this.#done;
+  }
+
+  /**
+   * Read at the stream's 'close': did the response complete (SPEC §2.7)? It did when it was
+   * handed over whole ({@link done}) — or, under an `upgradeTo` handler, when the handler ended
+   * the stream — and the stream closed without a reset; after a websocket or tunnel takeover it
+   * always did (the request moved; the connection's own events tell its end, as on HTTP/1.1).
+   */
+  get completed(): boolean {
+    if (this.#moved) return true;
+    const stream = this.#stream;
+    return (this.#native ? stream.writableEnded : this.#done) && stream.rstCode === NGHTTP2_NO_ERROR;
   }
 
   /** True once the server gave up on the request ({@link giveUp}). */

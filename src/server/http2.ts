@@ -142,7 +142,7 @@ export class H2FrontEnd {
       stream.removeListener('close', onClose);
       sink.clock.stop();
       info.closed(sink);
-      lifecycle.closed(sink.done && stream.rstCode === constants.NGHTTP2_NO_ERROR);
+      lifecycle.closed(sink.completed);
     };
     stream.on('close', onClose);
     let environ: Environ;

@@ -129,6 +129,17 @@ t.test('the same gRPC handler answers curl over HTTP/1.1 through the emulated st
   t.equal(without.stdout, '400', 'without TE: trailers, a clear 400 rather than a call with no status');
 });
 
+t.test('a server stream over HTTP/1.1 (emulated) delivers every message its handler writes later, then grpc-status', async (t) => {
+  const { port } = await start(t, createApp());
+  // RepeatRequest { text: "tick", count: 3, delay_ms: 20 }: the replies are written after the
+  // token body has gone, into the trailers registration's body (they were once dropped).
+  const framed = '\\x00\\x00\\x00\\x00\\x0a\\x0a\\x04tick\\x10\\x03\\x18\\x14';
+  const script = `printf '${framed}' | curl -s --raw --http1.1 -H 'TE: trailers' -H 'content-type: application/grpc' -H 'authorization: Bearer letmein' --data-binary @- http://127.0.0.1:${port}/hatchway.example.Echo/Repeat`;
+  const { stdout } = await exec('bash', ['-c', script], { encoding: 'latin1' });
+  t.match(stdout, /tick #1[^]*tick #2[^]*tick #3/, 'all three replies');
+  t.match(stdout, /\r\n0\r\ngrpc-status: 0\r\n\r\n$/, 'then the status trailer');
+});
+
 t.test("a handler's close() mid-response resets the stream without ending it first", async (t) => {
   const { connect, constants } = await import('node:http2');
   const { upgradeTo } = await import('../../src/index.ts');

@@ -70,6 +70,28 @@ t.test('with push disabled by the client, the same response carries a preload li
   t.match(stdout, /:status: 103/, 'a 103 Early Hints went first');
 });
 
+t.test('an upgradeTo handler pushes on the real stream: nghttp gets the PUSH_PROMISE, or a preload link without push', async (t) => {
+  const { upgradeTo } = await import('../../src/index.ts');
+  const handler = upgradeTo(async (stream) => {
+    const pushed = await stream.push('/handler.css');
+    if (pushed) {
+      pushed.respond(200, [['content-type', 'text/css']]);
+      pushed.end('h1 { color: plum }\n');
+    }
+    stream.respond(200, [['content-type', 'text/html']]);
+    stream.end(`<h1>pushed: ${pushed !== undefined}</h1>\n`);
+  });
+  const { port } = await start(t, handler);
+  const { stdout } = await exec('nghttp', ['-v', `http://127.0.0.1:${port}/`], { timeout: 20_000 });
+  t.match(stdout, /recv \(stream_id=\d+\) :path: \/handler\.css[^]*recv PUSH_PROMISE frame/);
+  t.match(stdout, /h1 \{ color: plum \}/, 'the pushed body');
+  t.match(stdout, /<h1>pushed: true<\/h1>/);
+  const off = await exec('nghttp', ['-v', '--no-push', `http://127.0.0.1:${port}/`], { timeout: 20_000 });
+  t.notMatch(off.stdout, /PUSH_PROMISE/);
+  t.match(off.stdout, /link: <\/handler\.css>; rel=preload/);
+  t.match(off.stdout, /<h1>pushed: false<\/h1>/);
+});
+
 t.test('Python h2 receives trailers with END_STREAM on them', async (t) => {
   const { port } = await start(t, app);
   const report = await h2peer(t, port, 'get', ['/trailers']);
