@@ -19,6 +19,8 @@ export interface ListenerHead {
   codings: string[];
   /** The names a `Trailer` field announced, if there is one. */
   trailerNames: string[] | undefined;
+  /** The value of the listener's `Content-Length` field, if it set one (and applied no coding). */
+  contentLength: string | undefined;
 }
 
 function tokens(value: string): string[] {
@@ -37,6 +39,7 @@ export function readHead(block: string, status: number): ListenerHead {
   let codings: string[] = [];
   let trailerNames: string[] | undefined;
   let nominated: string[] | undefined;
+  let contentLength: string | undefined;
   let start = block.indexOf('\r\n') + 2;
   for (;;) {
     const end = block.indexOf('\r\n', start);
@@ -46,7 +49,10 @@ export function readHead(block: string, status: number): ListenerHead {
     // Node writes `name: value`; values never contain CR or LF (it validated them).
     const value = block.slice(colon + 2, end);
     const lower = name.toLowerCase();
-    if (lower === 'content-length') framed = true;
+    if (lower === 'content-length') {
+      framed = true;
+      contentLength = value;
+    }
     else if (lower === 'transfer-encoding') {
       framed = true;
       codings = codings.concat(tokens(value).filter((c) => c !== 'chunked'));
@@ -65,7 +71,8 @@ export function readHead(block: string, status: number): ListenerHead {
       return !nominated?.includes(lower) && !(codings.length > 0 && lower === 'content-length');
     });
   }
-  return { headers, framed, codings, trailerNames };
+  if (codings.length > 0) contentLength = undefined;
+  return { headers, framed, codings, trailerNames, contentLength };
 }
 
 /** The transfer codings the gateway can undo (RFC 9112 §7); framing (`chunked`) is the server's. */

@@ -8,6 +8,24 @@ import { HatchwayError, type Environ } from '../../src/index.ts';
 
 type Callback = (err?: Error | null) => void;
 
+/** The exchange a socket belongs to: what the socket tells it, and what it asks. */
+export interface SocketOwner {
+  /** Bytes the response has written that the server has not taken yet (`writableLength`). */
+  readonly pending: number;
+  socketError(err: unknown): void;
+  socketClosed(): void;
+}
+
+// One listener function for every socket (the socket is `this`), not a closure per request:
+// V8 may allocate a stream's listener table in the old generation, and a young closure stored
+// there keeps everything it reaches (the whole request) alive until the next full collection.
+function onError(this: GatewaySocket, err: unknown): void {
+  this.owner?.socketError(err);
+}
+function onClose(this: GatewaySocket): void {
+  this.owner?.socketClosed();
+}
+
 /**
  * The socket behind an adapted request: the addresses of the real connection, `encrypted`
  * when the client used TLS, and nothing to read or write — the gateway owns the connection.
@@ -22,8 +40,8 @@ export class GatewaySocket extends Duplex {
   readonly localPort: number;
   /** Present (and `true`) only for TLS, like `tls.TLSSocket#encrypted`. */
   declare readonly encrypted?: true;
-  /** Bytes the response has written that the server has not taken yet (`writableLength`). */
-  pending: () => number = () => 0;
+  /** The exchange this socket belongs to; told of errors and of the close. */
+  owner: SocketOwner | undefined = undefined;
 
   constructor(environ: Environ) {
     super({ allowHalfOpen: true });
@@ -34,6 +52,8 @@ export class GatewaySocket extends Duplex {
     this.localAddress = environ.localAddress;
     this.localPort = environ.localPort;
     if (environ.scheme === 'https') Object.defineProperty(this, 'encrypted', { value: true, enumerable: true });
+    this.on('error', onError);
+    this.on('close', onClose);
   }
 
   override _read(): void {}
@@ -74,6 +94,6 @@ export class GatewaySocket extends Duplex {
 Object.defineProperty(GatewaySocket.prototype, 'writableLength', {
   configurable: true,
   get(this: GatewaySocket): number {
-    return this.pending();
+    return this.owner?.pending ?? 0;
   },
 });
