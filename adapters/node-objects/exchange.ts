@@ -76,8 +76,16 @@ let onPrefinish: (this: ServerResponse) => void;
 let addTrailersHook: (this: ServerResponse, headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>) => void;
 let flushHeadersHook: (this: ServerResponse) => void;
 
-/** 'close' on the next tick, as node:http emits it after 'finish' (a shared function: no closure per request). */
-let emitCloseNT: (exchange: NodeExchange) => void;
+/**
+ * Emits 'close' after 'finish', asynchronously as node:http does (it uses a tick). A promise
+ * job rather than a tick: V8 may allocate the tick objects of `process.nextTick()` in the old
+ * generation, where one pointing at the exchange would keep the request alive past its end.
+ */
+let emitCloseJob: (exchange: NodeExchange) => void;
+
+function rethrow(err: unknown): never {
+  throw err;
+}
 
 /** Interim (1xx) responses are the server's: dropped, their callback (the last argument) still called. */
 function interimHook(this: ServerResponse, ...args: unknown[]): void {
@@ -325,7 +333,7 @@ export class NodeExchange implements SocketOwner {
         req.resume();
       }
     }
-    process.nextTick(emitCloseNT, this);
+    void Promise.resolve(this).then(emitCloseJob);
   }
 
   /**
@@ -488,7 +496,13 @@ export class NodeExchange implements SocketOwner {
   }
 
   static {
-    emitCloseNT = (exchange) => exchange.#emitClose();
+    emitCloseJob = (exchange) => {
+      try {
+        exchange.#emitClose();
+      } catch (err) {
+        process.nextTick(rethrow, err); // a 'close' listener that throws: an uncaught exception, as from a tick
+      }
+    };
   }
 
   #emitClose(): void {
