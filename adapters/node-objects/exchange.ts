@@ -463,7 +463,7 @@ export class NodeExchange implements SocketOwner {
   }
 
   /** Undoes the listener's transfer codings into the queue (see head.ts). */
-  #decoderFor(codings: string[]): { input: Transform; output: Transform } {
+  #decoderFor(codings: readonly string[]): { input: Transform; output: Transform } {
     const decoder = decoderFor(codings);
     decoder.output.on('data', (chunk: Buffer) => this.#queue.push(chunk, chunk.byteLength));
     for (const stage of decoder.stages) stage.on('error', (err: Error) => this.#fail(err));

@@ -8,6 +8,13 @@ import { createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { HatchwayError, isServerManaged } from '../../src/index.ts';
 import type { HeaderList } from '../../src/index.ts';
+import { CONNECTION_SPECIFIC } from '../../src/host.ts';
+
+// The lengths of the names readHead acts on (the fields the server manages, and framing): any
+// other name is the app's as it stands, with no lowercased copy made (most of a head).
+const WATCHED_LENGTHS = [...CONNECTION_SPECIFIC, 'trailer', 'content-length'].reduce((mask, name) => mask | (1 << name.length), 0);
+
+const NO_CODINGS: readonly string[] = Object.freeze([]);
 
 /** What a listener's header block says. */
 export interface ListenerHead {
@@ -16,7 +23,7 @@ export interface ListenerHead {
   /** The listener set Content-Length, Transfer-Encoding or Trailer itself (Node would not invent a length). */
   framed: boolean;
   /** Transfer codings other than `chunked`, in the order the listener applied them. */
-  codings: string[];
+  codings: readonly string[];
   /** The names a `Trailer` field announced, if there is one. */
   trailerNames: string[] | undefined;
   /** The value of the listener's `Content-Length` field, if it set one (and applied no coding). */
@@ -36,7 +43,7 @@ function tokens(value: string): string[] {
 export function readHead(block: string, status: number): ListenerHead {
   const fields: HeaderList = [];
   let framed = false;
-  let codings: string[] = [];
+  let codings = NO_CODINGS;
   let trailerNames: string[] | undefined;
   let nominated: string[] | undefined;
   let contentLength: string | undefined;
@@ -48,6 +55,11 @@ export function readHead(block: string, status: number): ListenerHead {
     const name = block.slice(start, colon);
     // Node writes `name: value`; values never contain CR or LF (it validated them).
     const value = block.slice(colon + 2, end);
+    start = end + 2;
+    if (name.length >= 32 || (WATCHED_LENGTHS & (1 << name.length)) === 0) {
+      fields.push([name, value]);
+      continue;
+    }
     const lower = name.toLowerCase();
     if (lower === 'content-length') {
       framed = true;
@@ -61,7 +73,6 @@ export function readHead(block: string, status: number): ListenerHead {
       trailerNames = (trailerNames ?? []).concat(tokens(value));
     } else if (lower === 'connection') nominated = (nominated ?? []).concat(tokens(value));
     if (!isServerManaged(lower, status)) fields.push([name, value]);
-    start = end + 2;
   }
   let headers = fields;
   if (nominated !== undefined || codings.length > 0) {
@@ -83,7 +94,7 @@ const DECODERS: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip'
  * the content comes out of `output`. A coding it cannot undo throws
  * `ERR_HATCHWAY_ADAPTER_TRANSFER_CODING`.
  */
-export function decoderFor(codings: string[]): { input: Transform; output: Transform; stages: Transform[] } {
+export function decoderFor(codings: readonly string[]): { input: Transform; output: Transform; stages: Transform[] } {
   const stages = codings
     .slice()
     .reverse()
