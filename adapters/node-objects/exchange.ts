@@ -47,6 +47,7 @@ interface OutgoingInternals {
   _hasBody: boolean;
   _contentLength: number | null;
   _removedContLen: boolean;
+  _removedConnection: boolean;
   _closed: boolean;
   chunkedEncoding: boolean;
   useChunkedEncodingByDefault: boolean;
@@ -156,6 +157,7 @@ export class NodeExchange implements SocketOwner {
     res.sendDate = false; // the server dates the response
     internals.useChunkedEncodingByDefault = true; // so `end(data)` gets a Content-Length on every protocol
     internals.shouldKeepAlive = true; // connection management is the server's
+    internals._removedConnection = true; // so Node adds no Connection field of its own (one a listener sets is still there)
     (res as { socket: unknown }).socket = socket;
     (res as unknown as Hooked)[kExchange] = this;
     // As assignSocket() does: with the socket bound to it, Node's end() calls _finish(), which emits 'prefinish'.

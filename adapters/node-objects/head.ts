@@ -64,15 +64,17 @@ export function readHead(block: string, status: number): ListenerHead {
     if (lower === 'content-length') {
       framed = true;
       contentLength = value;
-    }
-    else if (lower === 'transfer-encoding') {
+      fields.push([name, value]);
+    } else if (lower === 'transfer-encoding') {
       framed = true;
       codings = codings.concat(tokens(value).filter((c) => c !== 'chunked'));
     } else if (lower === 'trailer') {
       framed = true;
       trailerNames = (trailerNames ?? []).concat(tokens(value));
-    } else if (lower === 'connection') nominated = (nominated ?? []).concat(tokens(value));
-    if (!isServerManaged(lower, status)) fields.push([name, value]);
+    } else if (lower === 'connection') {
+      // What Node adds itself (`close`: on every response here, `keep-alive`) nominates no field.
+      if (value !== 'close' && value !== 'keep-alive') nominated = (nominated ?? []).concat(tokens(value));
+    } else if (!isServerManaged(lower, status)) fields.push([name, value]);
   }
   let headers = fields;
   if (nominated !== undefined || codings.length > 0) {

@@ -97,7 +97,7 @@ export class ChunkQueue {
     if (first === undefined) return;
     for (let entry: Entry | undefined = first; entry !== undefined; entry = entry.next) {
       const chunk = entry.chunk;
-      if (chunk !== undefined && chunk !== FLUSH) into.push(chunk);
+      if (chunk !== undefined && chunk !== FLUSH) into[into.length] = chunk; // not push(): slow on an Array subclass
     }
     this.#inflight = first;
     this.#inflightEnd = this.#tail;
