@@ -130,7 +130,8 @@ export class NodeExchange implements SocketOwner {
   #token: Chunk[] | undefined = undefined;
   /** What `res.addTrailers()` was given. */
   readonly #trailers: HeaderList = [];
-  readonly #onAbort: () => void;
+  /** Set while the exchange listens to `environ.signal`: only a streaming body does (see {@link run}). */
+  #onAbort: (() => void) | undefined = undefined;
 
   constructor(environ: Environ, startResponse: StartResponse, options: ExchangeOptions = {}) {
     this.environ = environ;
@@ -144,11 +145,16 @@ export class NodeExchange implements SocketOwner {
     this.#snapshot = options.track ? snapshotRequest(req) : undefined;
     this.res = this.#response(req, socket);
     socket.owner = this;
+  }
+
+  /** From now on, a client that goes away destroys the socket (the listener sees `'close'` without `'finish'`). */
+  #watchAbort(): void {
+    const socket = this.socket;
     this.#onAbort = () => {
       this.#fail(new HatchwayError('ERR_HATCHWAY_ADAPTER_ABORTED'));
       if (!socket.destroyed) socket.destroy();
     };
-    environ.signal.addEventListener('abort', this.#onAbort, { once: true });
+    this.environ.signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   #response(req: IncomingMessage, socket: GatewaySocket): ServerResponse {
@@ -244,6 +250,7 @@ export class NodeExchange implements SocketOwner {
 
   /** The hatchway body: starts the handler on the first pull, then yields what it writes. */
   body(start: () => unknown): Body {
+    this.#watchAbort();
     return new ExchangeBody(this, start, true);
   }
 
@@ -252,7 +259,9 @@ export class NodeExchange implements SocketOwner {
    * before returning (no I/O to wait for: the common route) has it all queued, and the body is
    * the array of its chunks, which the runner sends in one write with a known length;
    * otherwise the body yields what the handler writes, as {@link body}'s does. A handler that
-   * throws closes the exchange and the error propagates (the runner's error response).
+   * throws closes the exchange and the error propagates (the runner's error response). Only a
+   * streaming body listens to `environ.signal`: an abort is an event, so none can come before the
+   * handler returns, and a complete response is over by then.
    */
   run(start: () => unknown): Body {
     this.#started = true;
@@ -275,6 +284,7 @@ export class NodeExchange implements SocketOwner {
       this.#queue.takeAll(body);
       return body;
     }
+    this.#watchAbort();
     return new ExchangeBody(this, noStart, true);
   }
 
@@ -317,7 +327,7 @@ export class NodeExchange implements SocketOwner {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.environ.signal.removeEventListener('abort', this.#onAbort);
+    if (this.#onAbort !== undefined) this.environ.signal.removeEventListener('abort', this.#onAbort);
     this.#wakeUp();
     if (!this.#done) {
       this.#failure ??= { error: new HatchwayError('ERR_HATCHWAY_ADAPTER_ABORTED') };

@@ -35,7 +35,6 @@ function onClose(this: GatewaySocket): void {
 export class GatewaySocket extends Duplex {
   readonly remoteAddress: string;
   readonly remotePort: number;
-  readonly remoteFamily: string | undefined;
   readonly localAddress: string;
   readonly localPort: number;
   /** Present (and `true`) only for TLS, like `tls.TLSSocket#encrypted`. */
@@ -47,8 +46,6 @@ export class GatewaySocket extends Duplex {
     super({ allowHalfOpen: true });
     this.remoteAddress = environ.remoteAddress;
     this.remotePort = environ.remotePort;
-    const family = isIP(environ.remoteAddress);
-    this.remoteFamily = family === 6 ? 'IPv6' : family === 4 ? 'IPv4' : undefined;
     this.localAddress = environ.localAddress;
     this.localPort = environ.localPort;
     if (environ.scheme === 'https') Object.defineProperty(this, 'encrypted', { value: true, enumerable: true });
@@ -60,6 +57,12 @@ export class GatewaySocket extends Duplex {
 
   override _write(_chunk: unknown, _encoding: BufferEncoding, callback: Callback): void {
     callback(new HatchwayError('ERR_HATCHWAY_ADAPTER_SOCKET_WRITE'));
+  }
+
+  /** `'IPv4'` or `'IPv6'`; a getter, as on `net.Socket` (worked out only when asked). */
+  get remoteFamily(): string | undefined {
+    const family = isIP(this.remoteAddress);
+    return family === 6 ? 'IPv6' : family === 4 ? 'IPv4' : undefined;
   }
 
   address(): { address: string; port: number; family: string } {
