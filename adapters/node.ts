@@ -30,9 +30,11 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknow
 /**
  * Hosts a Node request listener as a hatchway app.
  *
- * The listener runs when the server first pulls the body. `startResponse` is called when the
- * listener's head is settled (its `writeHead()`, or its first `write()`/`end()`); the head is
- * committed with the first chunk, as for any app. A listener that throws (or whose returned
+ * The listener runs when the app is called. `startResponse` is called when the listener's head
+ * is settled (its `writeHead()`, or its first `write()`/`end()`); the head is committed with the
+ * first chunk, as for any app. A listener that ends a response of known length before it
+ * returns (a route with nothing to wait for) has the body returned as the array of its chunks:
+ * the server sends it in one write. Otherwise the body streams as the listener writes. A listener that throws (or whose returned
  * promise rejects) before anything was committed gets the server's error response; after
  * that, the response is aborted.
  *
@@ -52,7 +54,7 @@ export function fromNodeListener(listener: NodeListener): App {
   // On node:http a listener gets the target as sent, `/%` included, and answers it itself.
   return acceptUndecodedPaths(function nodeListenerApp(environ, startResponse) {
     const exchange = new NodeExchange(environ, startResponse);
-    return exchange.body(() => listener(exchange.req, exchange.res));
+    return exchange.run(() => listener(exchange.req, exchange.res));
   });
 }
 

@@ -100,9 +100,9 @@ export async function driveBody(body: unknown, recorder: ResponseState, environ:
   };
   try {
     if (Array.isArray(body)) {
-      const chunks = body as Chunk[];
-      for (const chunk of chunks) chunkLength(chunk);
-      return commit(chunks.filter((c) => chunkLength(c) > 0), true, async () => undefined);
+      const chunks = (body as Chunk[]).filter((c) => chunkLength(c) > 0);
+      filledImplicitLength(chunks); // a listener's lone end(data), when its whole response is this array
+      return commit(chunks, true, async () => undefined);
     }
     const isAsync = typeof (body as AsyncIterable<Chunk>)[Symbol.asyncIterator] === 'function';
     iterator = isAsync ? (body as AsyncIterable<Chunk>)[Symbol.asyncIterator]() : (body as Iterable<Chunk>)[Symbol.iterator]();

@@ -35,8 +35,8 @@ import type { Transform } from 'node:stream';
 import { FLUSH, HatchwayError, TRAILERS_KEY, sendWithTrailers } from '../../src/index.ts';
 import type { Body, Chunk, Environ, Header, HeaderList, StartResponse } from '../../src/index.ts';
 import { IMPLICIT_LENGTH, type MarkedBody } from './drive.ts';
-import { environAfter, requestFor, snapshotRequest, type IncomingInternals, type Snapshot } from './request.ts';
-import { GatewaySocket } from './socket.ts';
+import { adoptRequest, environAfter, newRequest, snapshotRequest, type IncomingInternals, type Snapshot } from './request.ts';
+import { GatewaySocket, type SocketOwner } from './socket.ts';
 import { ChunkQueue, type Callback } from './queue.ts';
 import { decoderFor, readHead } from './head.ts';
 
@@ -47,6 +47,7 @@ interface OutgoingInternals {
   _hasBody: boolean;
   _contentLength: number | null;
   _removedContLen: boolean;
+  _removedConnection: boolean;
   _closed: boolean;
   chunkedEncoding: boolean;
   useChunkedEncodingByDefault: boolean;
@@ -76,6 +77,17 @@ let onPrefinish: (this: ServerResponse) => void;
 let addTrailersHook: (this: ServerResponse, headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>) => void;
 let flushHeadersHook: (this: ServerResponse) => void;
 
+/**
+ * Emits 'close' after 'finish', asynchronously as node:http does (it uses a tick). A promise
+ * job rather than a tick: V8 may allocate the tick objects of `process.nextTick()` in the old
+ * generation, where one pointing at the exchange would keep the request alive past its end.
+ */
+let emitCloseJob: (exchange: NodeExchange) => void;
+
+function rethrow(err: unknown): never {
+  throw err;
+}
+
 /** Interim (1xx) responses are the server's: dropped, their callback (the last argument) still called. */
 function interimHook(this: ServerResponse, ...args: unknown[]): void {
   const callback = args[args.length - 1];
@@ -89,7 +101,7 @@ export interface ExchangeOptions {
 }
 
 /** A request/response pair over one environ, whose response becomes a hatchway body. */
-export class NodeExchange {
+export class NodeExchange implements SocketOwner {
   readonly environ: Environ;
   readonly socket: GatewaySocket;
   readonly req: IncomingMessage;
@@ -101,10 +113,16 @@ export class NodeExchange {
   readonly #queue = new ChunkQueue(() => this.#maybeDrain());
   #failure: { error: unknown } | undefined = undefined;
   #finished = false;
+  /** 'prefinish' was handled (the listener is `on`, not `once`: a once() wrapper is two more objects). */
+  #prefinished = false;
+  /** The body handed out is a {@link CompleteBody}: the listener's response is all there. */
+  #complete = false;
   #done = false;
   #closed = false;
   #started = false;
   #implicitLength: Header | undefined = undefined;
+  /** The body length the head declares (the listener's Content-Length, or the one Node would have added). */
+  #length: number | undefined = undefined;
   #socketError: unknown = undefined;
   /** Undoes the transfer codings the listener applied (`Transfer-Encoding: gzip`). */
   #decoder: { input: Transform; output: Transform } | undefined = undefined;
@@ -112,28 +130,31 @@ export class NodeExchange {
   #token: Chunk[] | undefined = undefined;
   /** What `res.addTrailers()` was given. */
   readonly #trailers: HeaderList = [];
-  readonly #onAbort: () => void;
+  /** Set while the exchange listens to `environ.signal`: only a streaming body does (see {@link run}). */
+  #onAbort: (() => void) | undefined = undefined;
 
   constructor(environ: Environ, startResponse: StartResponse, options: ExchangeOptions = {}) {
     this.environ = environ;
     this.#startResponse = startResponse;
     const socket = new GatewaySocket(environ);
     this.socket = socket;
-    const { req, owner } = requestFor(environ, socket, { originalUrl: options.track === true });
-    this.#owner = owner;
+    const shared = adoptRequest(environ);
+    this.#owner = shared === undefined;
+    const req = shared ?? newRequest(environ, socket, options.track === true);
     this.req = req;
     this.#snapshot = options.track ? snapshotRequest(req) : undefined;
     this.res = this.#response(req, socket);
+    socket.owner = this;
+  }
 
-    socket.on('error', (err: unknown) => {
-      this.#socketError ??= err;
-    });
-    socket.once('close', () => this.#onSocketClose());
+  /** From now on, a client that goes away destroys the socket (the listener sees `'close'` without `'finish'`). */
+  #watchAbort(): void {
+    const socket = this.socket;
     this.#onAbort = () => {
       this.#fail(new HatchwayError('ERR_HATCHWAY_ADAPTER_ABORTED'));
       if (!socket.destroyed) socket.destroy();
     };
-    environ.signal.addEventListener('abort', this.#onAbort, { once: true });
+    this.environ.signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   #response(req: IncomingMessage, socket: GatewaySocket): ServerResponse {
@@ -142,11 +163,11 @@ export class NodeExchange {
     res.sendDate = false; // the server dates the response
     internals.useChunkedEncodingByDefault = true; // so `end(data)` gets a Content-Length on every protocol
     internals.shouldKeepAlive = true; // connection management is the server's
+    internals._removedConnection = true; // so Node adds no Connection field of its own (one a listener sets is still there)
     (res as { socket: unknown }).socket = socket;
     (res as unknown as Hooked)[kExchange] = this;
     // As assignSocket() does: with the socket bound to it, Node's end() calls _finish(), which emits 'prefinish'.
     (socket as unknown as { _httpMessage: unknown })._httpMessage = res;
-    socket.pending = () => this.#queue.pending;
     // Plain data properties holding shared functions: cheap to add, one shape for every response.
     const hooked = res as unknown as OutgoingInternals;
     hooked._storeHeader = storeHeaderHook;
@@ -154,7 +175,7 @@ export class NodeExchange {
     res.writeContinue = interimHook;
     res.writeProcessing = interimHook;
     res.writeEarlyHints = interimHook;
-    res.once('prefinish', onPrefinish);
+    res.on('prefinish', onPrefinish);
     res.addTrailers = addTrailersHook;
     res.flushHeaders = flushHeadersHook;
     return res;
@@ -211,6 +232,8 @@ export class NodeExchange {
     };
     onPrefinish = function onPrefinish(this: ServerResponse): void {
       const exchange = of(this);
+      if (exchange.#prefinished) return;
+      exchange.#prefinished = true;
       const decoder = exchange.#decoder;
       if (decoder === undefined) {
         exchange.#finished = true;
@@ -227,7 +250,48 @@ export class NodeExchange {
 
   /** The hatchway body: starts the handler on the first pull, then yields what it writes. */
   body(start: () => unknown): Body {
+    this.#watchAbort();
     return new ExchangeBody(this, start, true);
+  }
+
+  /**
+   * Starts the handler now and returns the hatchway body. A handler that ended its response
+   * before returning (no I/O to wait for: the common route) has it all queued, and the body is
+   * the array of its chunks, which the runner sends in one write with a known length;
+   * otherwise the body yields what the handler writes, as {@link body}'s does. A handler that
+   * throws closes the exchange and the error propagates (the runner's error response). Only a
+   * streaming body listens to `environ.signal`: an abort is an event, so none can come before the
+   * handler returns, and a complete response is over by then.
+   */
+  run(start: () => unknown): Body {
+    this.#started = true;
+    let result: unknown;
+    try {
+      result = start();
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.fail(err));
+    }
+    // As on node:http, only a response whose head gives its length (and whose body has that
+    // length) goes out with it: any other keeps the server's framing of a streamed body.
+    const sized = !(this.res as ServerResponse & OutgoingInternals)._hasBody || this.#length === this.#queue.queued;
+    if (this.#finished && sized && this.#failure === undefined && this.#token === undefined && !this.#closed) {
+      this.#complete = true;
+      const body = new CompleteBody(this);
+      this.#queue.takeAll(body);
+      return body;
+    }
+    this.#watchAbort();
+    return new ExchangeBody(this, noStart, true);
+  }
+
+  /** The runner has sent a {@link CompleteBody}: the response is over. */
+  closeComplete(): void {
+    this.#done = true;
+    this.close();
   }
 
   /** True when the app's body is a trailers token response: the exchange is closed through the escape's body. */
@@ -247,7 +311,7 @@ export class NodeExchange {
 
   /** Makes the body fail with `error` (an error response before the commit, an abort after). */
   fail(error: unknown): void {
-    if (this.#closed || this.#done) {
+    if (this.#closed || this.#done || this.#complete) {
       this.#report(error);
       return;
     }
@@ -263,13 +327,14 @@ export class NodeExchange {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.environ.signal.removeEventListener('abort', this.#onAbort);
+    if (this.#onAbort !== undefined) this.environ.signal.removeEventListener('abort', this.#onAbort);
     this.#wakeUp();
     if (!this.#done) {
       this.#failure ??= { error: new HatchwayError('ERR_HATCHWAY_ADAPTER_ABORTED') };
       if (!this.socket.destroyed) this.socket.destroy();
       return;
     }
+    this.#queue.settle(); // the callbacks of a complete body's chunks: the runner has taken them
     // As node:http after a response: a request body nobody started reading is over.
     const req = this.req as IncomingMessage & IncomingInternals;
     if (this.#owner && !req._consuming && !req.readableEnded) {
@@ -280,7 +345,7 @@ export class NodeExchange {
         req.resume();
       }
     }
-    process.nextTick(() => this.#emitClose());
+    void Promise.resolve(this).then(emitCloseJob);
   }
 
   /**
@@ -379,12 +444,15 @@ export class NodeExchange {
   #commitHead(res: ServerResponse & OutgoingInternals): void {
     const block = res._header ?? '';
     const status = res.statusCode;
-    const { headers, framed, codings, trailerNames } = readHead(block, status);
+    const { headers, framed, codings, trailerNames, contentLength } = readHead(block, status);
     if (codings.length > 0 && res._hasBody) this.#decoder = this.#decoderFor(codings);
     if (!framed && res._hasBody && !res._removedContLen && typeof res._contentLength === 'number') {
       const pair: Header = ['Content-Length', String(res._contentLength)];
       this.#implicitLength = pair;
       headers.push(pair);
+      this.#length = res._contentLength;
+    } else if (contentLength !== undefined && /^\d+$/.test(contentLength)) {
+      this.#length = Number(contentLength);
     }
     const reason = res.statusMessage;
     // A number where the reason is Node's default: the same on the wire, and no parsing.
@@ -407,7 +475,7 @@ export class NodeExchange {
   }
 
   /** Undoes the listener's transfer codings into the queue (see head.ts). */
-  #decoderFor(codings: string[]): { input: Transform; output: Transform } {
+  #decoderFor(codings: readonly string[]): { input: Transform; output: Transform } {
     const decoder = decoderFor(codings);
     decoder.output.on('data', (chunk: Buffer) => this.#queue.push(chunk, chunk.byteLength));
     for (const stage of decoder.stages) stage.on('error', (err: Error) => this.#fail(err));
@@ -418,7 +486,18 @@ export class NodeExchange {
     this.#queue.wakeUp();
   }
 
-  #onSocketClose(): void {
+  /** Bytes written and not taken by the runner yet: the socket's `writableLength`. */
+  get pending(): number {
+    return this.#queue.pending;
+  }
+
+  /** The socket failed (its first error is what a close reports). */
+  socketError(err: unknown): void {
+    this.#socketError ??= err;
+  }
+
+  /** The socket closed: before the end of the response, that aborts it (and `req`). */
+  socketClosed(): void {
     if (!this.#done) this.#fail(this.#socketError ?? new HatchwayError('ERR_HATCHWAY_ADAPTER_DESTROYED'));
     const req = this.req;
     if (this.#owner && !req.destroyed && (!req.readableEnded || !req.complete)) {
@@ -426,6 +505,16 @@ export class NodeExchange {
       req.destroy(err);
     }
     this.#emitClose();
+  }
+
+  static {
+    emitCloseJob = (exchange) => {
+      try {
+        exchange.#emitClose();
+      } catch (err) {
+        process.nextTick(rethrow, err); // a 'close' listener that throws: an uncaught exception, as from a tick
+      }
+    };
   }
 
   #emitClose(): void {
@@ -442,6 +531,32 @@ export class NodeExchange {
     } catch {
       // an error stream that throws must not take the request down
     }
+  }
+}
+
+const noStart = (): void => {};
+
+/**
+ * The whole response of a handler that ended it synchronously: an array of its chunks (so the
+ * runner sends them at once, with a known length), closed through the exchange. An `Array`
+ * subclass rather than an array literal, which V8 may allocate in the old generation, where
+ * its pointer to the exchange would keep the request alive past its end.
+ */
+class CompleteBody extends Array<Chunk> implements MarkedBody {
+  readonly #exchange: NodeExchange;
+  constructor(exchange: NodeExchange) {
+    super();
+    this.#exchange = exchange;
+  }
+  // Copies (`filter`, `map`, `slice`) are plain arrays, not bodies of this exchange.
+  static override get [Symbol.species](): ArrayConstructor {
+    return Array;
+  }
+  close(): void {
+    this.#exchange.closeComplete();
+  }
+  get [IMPLICIT_LENGTH](): Header | undefined {
+    return this.#exchange.implicitLength;
   }
 }
 

@@ -8,6 +8,13 @@ import { createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { HatchwayError, isServerManaged } from '../../src/index.ts';
 import type { HeaderList } from '../../src/index.ts';
+import { CONNECTION_SPECIFIC } from '../../src/host.ts';
+
+// The lengths of the names readHead acts on (the fields the server manages, and framing): any
+// other name is the app's as it stands, with no lowercased copy made (most of a head).
+const WATCHED_LENGTHS = [...CONNECTION_SPECIFIC, 'trailer', 'content-length'].reduce((mask, name) => mask | (1 << name.length), 0);
+
+const NO_CODINGS: readonly string[] = Object.freeze([]);
 
 /** What a listener's header block says. */
 export interface ListenerHead {
@@ -16,9 +23,11 @@ export interface ListenerHead {
   /** The listener set Content-Length, Transfer-Encoding or Trailer itself (Node would not invent a length). */
   framed: boolean;
   /** Transfer codings other than `chunked`, in the order the listener applied them. */
-  codings: string[];
+  codings: readonly string[];
   /** The names a `Trailer` field announced, if there is one. */
   trailerNames: string[] | undefined;
+  /** The value of the listener's `Content-Length` field, if it set one (and applied no coding). */
+  contentLength: string | undefined;
 }
 
 function tokens(value: string): string[] {
@@ -34,9 +43,10 @@ function tokens(value: string): string[] {
 export function readHead(block: string, status: number): ListenerHead {
   const fields: HeaderList = [];
   let framed = false;
-  let codings: string[] = [];
+  let codings = NO_CODINGS;
   let trailerNames: string[] | undefined;
   let nominated: string[] | undefined;
+  let contentLength: string | undefined;
   let start = block.indexOf('\r\n') + 2;
   for (;;) {
     const end = block.indexOf('\r\n', start);
@@ -45,17 +55,26 @@ export function readHead(block: string, status: number): ListenerHead {
     const name = block.slice(start, colon);
     // Node writes `name: value`; values never contain CR or LF (it validated them).
     const value = block.slice(colon + 2, end);
+    start = end + 2;
+    if (name.length >= 32 || (WATCHED_LENGTHS & (1 << name.length)) === 0) {
+      fields.push([name, value]);
+      continue;
+    }
     const lower = name.toLowerCase();
-    if (lower === 'content-length') framed = true;
-    else if (lower === 'transfer-encoding') {
+    if (lower === 'content-length') {
+      framed = true;
+      contentLength = value;
+      fields.push([name, value]);
+    } else if (lower === 'transfer-encoding') {
       framed = true;
       codings = codings.concat(tokens(value).filter((c) => c !== 'chunked'));
     } else if (lower === 'trailer') {
       framed = true;
       trailerNames = (trailerNames ?? []).concat(tokens(value));
-    } else if (lower === 'connection') nominated = (nominated ?? []).concat(tokens(value));
-    if (!isServerManaged(lower, status)) fields.push([name, value]);
-    start = end + 2;
+    } else if (lower === 'connection') {
+      // What Node adds itself (`close`: on every response here, `keep-alive`) nominates no field.
+      if (value !== 'close' && value !== 'keep-alive') nominated = (nominated ?? []).concat(tokens(value));
+    } else if (!isServerManaged(lower, status)) fields.push([name, value]);
   }
   let headers = fields;
   if (nominated !== undefined || codings.length > 0) {
@@ -65,7 +84,8 @@ export function readHead(block: string, status: number): ListenerHead {
       return !nominated?.includes(lower) && !(codings.length > 0 && lower === 'content-length');
     });
   }
-  return { headers, framed, codings, trailerNames };
+  if (codings.length > 0) contentLength = undefined;
+  return { headers, framed, codings, trailerNames, contentLength };
 }
 
 /** The transfer codings the gateway can undo (RFC 9112 §7); framing (`chunked`) is the server's. */
@@ -76,7 +96,7 @@ const DECODERS: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip'
  * the content comes out of `output`. A coding it cannot undo throws
  * `ERR_HATCHWAY_ADAPTER_TRANSFER_CODING`.
  */
-export function decoderFor(codings: string[]): { input: Transform; output: Transform; stages: Transform[] } {
+export function decoderFor(codings: readonly string[]): { input: Transform; output: Transform; stages: Transform[] } {
   const stages = codings
     .slice()
     .reverse()

@@ -19,17 +19,45 @@ import { environForUrl, relativeUrl } from './url.ts';
  */
 export const CONNECT_REQ = 'connect.req';
 
-type Synced = Pick<Environ, 'method' | 'target' | 'scriptName' | 'pathInfo' | 'queryString' | 'headers' | 'input'>;
+// Classes, not object literals, for what lives as long as the request: V8 may allocate a
+// literal straight in the old generation once most of its kind outlived a scavenge, and an old
+// object pointing at young ones (the environ's headers and input) keeps them alive until the
+// next full collection.
+
+/** The environ fields a request object stands for. */
+class Synced {
+  readonly method: string;
+  readonly target: string;
+  readonly scriptName: string;
+  readonly pathInfo: string;
+  readonly queryString: string;
+  readonly headers: HeaderList;
+  readonly input: BodyReader;
+  constructor(environ: Environ) {
+    this.method = environ.method;
+    this.target = environ.target;
+    this.scriptName = environ.scriptName;
+    this.pathInfo = environ.pathInfo;
+    this.queryString = environ.queryString;
+    this.headers = environ.headers;
+    this.input = environ.input;
+  }
+}
 
 /** What we know about a request object we built. */
-interface RequestState {
-  requestId: string;
+class RequestState {
+  readonly requestId: string;
   /** The environ fields the request object stands for now. */
   synced: Synced;
   /** Where `_read` pulls the body from. */
   input: BodyReader;
   /** A read from `input` is under way. */
-  reading: boolean;
+  reading = false;
+  constructor(environ: Environ) {
+    this.requestId = environ.requestId;
+    this.synced = new Synced(environ);
+    this.input = environ.input;
+  }
 }
 
 /** `req._read`, shared by every request we build: pulls one chunk from the request's input. */
@@ -60,11 +88,6 @@ function readBody(this: IncomingMessage & IncomingInternals): void {
 /** Where a request object we built keeps its state (a symbol property: cheaper than a WeakMap). */
 const kState = Symbol('hatchway.requestState');
 type Stateful = IncomingMessage & { [kState]?: RequestState };
-
-function pick(environ: Environ): Synced {
-  const { method, target, scriptName, pathInfo, queryString, headers, input } = environ;
-  return { method, target, scriptName, pathInfo, queryString, headers, input };
-}
 
 /**
  * Raw header lines for a request object, HTTP/1-shaped: over HTTP/2 `:authority` becomes Host,
@@ -101,18 +124,15 @@ export interface IncomingInternals {
 const VERSIONS = { 'HTTP/1.0': [1, 0], 'HTTP/1.1': [1, 1], 'HTTP/2': [2, 0] } as const;
 
 /**
- * The request object for `environ`: the one an outer adapter layer built (brought up to date),
- * or a new one on `socket`. `owner` is true for a new one: its exchange finishes it.
+ * A new request object for `environ`, on `socket` (see {@link adoptRequest} for the one an
+ * outer adapter layer built). `originalUrl` sets `req.originalUrl`, as Connect does on entry.
  */
-export function requestFor(environ: Environ, socket: GatewaySocket, options: { originalUrl?: boolean } = {}): { req: IncomingMessage; owner: boolean } {
-  const shared = adoptRequest(environ);
-  if (shared !== undefined) return { req: shared, owner: false };
-  const state: RequestState = { requestId: environ.requestId, synced: pick(environ), input: environ.input, reading: false };
+export function newRequest(environ: Environ, socket: GatewaySocket, originalUrl: boolean): IncomingMessage {
   const req = buildRequest(environ, socket);
-  (req as Stateful)[kState] = state;
+  (req as Stateful)[kState] = new RequestState(environ);
   // As Connect and Express do on entry: middleware (morgan, routers) reads the URL the client sent.
-  if (options.originalUrl) (req as IncomingMessage & { originalUrl?: string }).originalUrl = environ.target[0] === '/' ? environ.target : req.url;
-  return { req, owner: true };
+  if (originalUrl) (req as IncomingMessage & { originalUrl?: string }).originalUrl = environ.target[0] === '/' ? environ.target : req.url;
+  return req;
 }
 
 function buildRequest(environ: Environ, socket: GatewaySocket): IncomingMessage {
@@ -172,7 +192,7 @@ export function environAfter(req: IncomingMessage, environ: Environ, snapshot: S
     inner.input = new StreamBodyReader(req, undefined);
   }
   const state = (req as Stateful)[kState];
-  if (state !== undefined) state.synced = pick(inner);
+  if (state !== undefined) state.synced = new Synced(inner);
   return inner;
 }
 
@@ -191,7 +211,7 @@ function syncRequest(req: IncomingMessage, state: RequestState, environ: Environ
     req.headers = nodeHeaders(headers);
   }
   if (environ.input !== was.input && !(req as IncomingMessage & IncomingInternals)._consuming) state.input = environ.input;
-  state.synced = pick(environ);
+  state.synced = new Synced(environ);
 }
 
 function copyHeaders(headers: NodeHeaders): NodeHeaders {

@@ -44,6 +44,13 @@ export function rawPaths(environ: Environ): [script: string, rest: string] {
  * and the raw query, like Connect's `req.url` inside `app.use('/mount', …)`.
  */
 export function relativeUrl(environ: Environ): string {
+  // Most requests: nothing mounted, nothing rewritten, nothing encoded; the URL is the target.
+  const { target, pathInfo, queryString } = environ;
+  if (environ.scriptName === '' && target[0] === '/' && target.startsWith(pathInfo) && !pathInfo.includes('%')) {
+    if (queryString === '' ? target.length === pathInfo.length : target.length === pathInfo.length + 1 + queryString.length && target.charCodeAt(pathInfo.length) === 63 /* ? */ && target.endsWith(queryString)) {
+      return target;
+    }
+  }
   let [, rest] = rawPaths(environ);
   if (rest === '' || (rest[0] !== '/' && rest !== '*' && environ.method !== 'CONNECT')) rest = '/' + rest;
   return environ.queryString === '' ? rest : `${rest}?${environ.queryString}`;

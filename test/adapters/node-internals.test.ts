@@ -19,7 +19,7 @@ t.test('ServerResponse has the methods the exchange hooks (own properties shadow
 
 t.test('ServerResponse keeps the state the exchange reads and resets', async (t) => {
   const internals = res as unknown as Record<string, unknown>;
-  for (const name of ['_hasBody', '_headerSent', '_removedContLen', 'chunkedEncoding', 'useChunkedEncodingByDefault', 'shouldKeepAlive', '_closed']) t.type(internals[name], 'boolean', name);
+  for (const name of ['_hasBody', '_headerSent', '_removedContLen', '_removedConnection', 'chunkedEncoding', 'useChunkedEncodingByDefault', 'shouldKeepAlive', '_closed']) t.type(internals[name], 'boolean', name);
   t.ok('_contentLength' in internals, '_contentLength');
   t.ok('_header' in internals, '_header');
   const kNeedDrain = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kNeedDrain');
@@ -39,6 +39,11 @@ t.test('_storeHeader builds the block into _header and throws ERR_HTTP_TRAILER_I
   ok.setHeader('X-A', '1');
   ok.writeHead(201);
   t.match(ok._header, /^HTTP\/1\.1 201 Created\r\nX-A: 1\r\n/);
+  const quiet = new ServerResponse(new IncomingMessage(new Socket())) as unknown as ServerResponse & Record<string, unknown>;
+  quiet.sendDate = false;
+  quiet._removedConnection = true;
+  quiet.writeHead(200);
+  t.equal(quiet._header, 'HTTP/1.1 200 OK\r\n\r\n', 'with _removedConnection set, Node adds no Connection field');
 });
 
 t.test('IncomingMessage has what the request side uses', async (t) => {

@@ -7,9 +7,10 @@ import { IncomingMessage, ServerResponse, request as httpRequest, type RequestLi
 import { connect as http2Connect, constants as h2, createServer as createH2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { compose, type App, type Environ } from '../../src/index.ts';
+import { compose, run, type App, type Environ } from '../../src/index.ts';
 import { fromNodeListener, toNodeListener } from '../../adapters/node.ts';
 import { compareAll, listenHatchway, listenNative, send, until, readReleasing } from './side-by-side.ts';
+import { MemorySink, memoryEnviron } from '../fixtures/memory-sink.ts';
 
 t.test('plain listeners answer the same natively and through hatchway', async (t) => {
   const listener: RequestListener = (req, res) => {
@@ -163,6 +164,36 @@ t.test("'finish' then 'close', write callbacks, end callback — in node:http's 
   // Node 24 runs the end callback before 'finish', Node 22 after it: the same as node:http on each.
   t.same(hatch, native);
   t.ok(native.indexOf('finish') < native.indexOf('close'));
+});
+
+t.test('a listener that ends its response before returning is sent whole, in one write with its length', async (t) => {
+  const events: string[] = [];
+  const app = fromNodeListener((req, res) => {
+    events.push('listener');
+    res.on('finish', () => events.push('finish'));
+    res.on('close', () => events.push('close'));
+    if (req.url === '/stream') res.write('a');
+    res.end(req.url === '/stream' ? 'b' : 'whole');
+  });
+  const { environ } = memoryEnviron('GET', '/');
+  const body = app(environ, () => {});
+  t.same(events, ['listener'], 'the listener ran when the app was called');
+  t.ok(Array.isArray(body), 'the body is the array of its chunks');
+  t.same([...(body as string[])], ['whole']);
+
+  const sink = new MemorySink();
+  await run(app, memoryEnviron('GET', '/').environ, sink);
+  t.same(sink.calls, ['head', 'end'], 'head and body in one end()');
+  t.equal(sink.header('content-length'), '5', 'the length Node would have sent');
+  t.ok(await until(() => events.includes('close')));
+  t.same(events.slice(-2), ['finish', 'close'], "'finish' once the runner took it, then 'close'");
+
+  // Written in two calls without a length: as on node:http, the server frames a streamed body.
+  const streamed = new MemorySink();
+  await run(app, memoryEnviron('GET', '/stream').environ, streamed);
+  t.same(streamed.calls, ['head', 'write', 'write', 'end']);
+  t.equal(streamed.header('content-length'), undefined);
+  t.equal(streamed.text, 'ab');
 });
 
 t.test('the request body streams from environ.input', async (t) => {
