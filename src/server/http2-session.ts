@@ -178,9 +178,14 @@ export class SessionWatch {
   add(session: ServerHttp2Session, socket?: Socket): void {
     // A session without an 'error' listener would crash the process on a peer's protocol error.
     session.on('error', noop);
-    // Every stream's close reaches the watch through the front-end (closed, settled): no
-    // listener per stream here.
+    // A stream's close reaches the watch through the front-end (closed, settled), which finds
+    // the watch through `stream.session`. A stream destroyed before Node emits it (a
+    // content-length mismatch in the same read as its headers: RST_STREAM PROTOCOL_ERROR) has
+    // no session any more, so its reset is counted here — only then is a listener added.
     const watched = new Watched(session, socket);
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      if (stream.session === undefined) stream.once('close', () => watched.settled(stream));
+    });
     this.#sessions.set(session, watched);
     session.once('close', () => {
       this.#sessions.delete(session);
