@@ -79,7 +79,7 @@ export class H2EscapeSink extends H2Sink {
   http2(registration: Http2Registration, headers: HeaderList, env: Environ): Promise<void> {
     const stream = this.stream;
     this.takenOver(true);
-    return runNative(registration.handler, stream, { environ: env, extraHeaders: headers, pusher: stream.pushAllowed ? this : undefined, signal: this.environ!.signal });
+    return runNative(registration.handler, stream, { environ: env, extraHeaders: headers, pusher: stream.pushAllowed ? this : undefined, owner: this, signal: this.environ!.signal });
   }
 
   /** Opens a push stream for an `upgradeTo` handler ({@link Pusher}). */

@@ -28,6 +28,8 @@ export interface NativeContext {
   extraHeaders: HeaderList;
   /** What opens push streams for the handler; absent, push degrades to preload links. */
   pusher?: Pusher | undefined;
+  /** Told when the handler's response is whole on our side (SPEC §2.7: then only a reset aborts it). */
+  owner?: { responseEnded(): void } | undefined;
   /**
    * The request's own signal (the front-end's, `RequestLifecycle.signal`), which already aborts
    * when this stream closes before the handler ended it, or is reset (SPEC §2.7). Absent (a
@@ -95,6 +97,8 @@ class NativeStream implements Http2AppStream {
     // whole graph with it.
     if (wantsTrailers) stream.once('wantTrailers', () => this.#sendTrailers());
     stream.respond(object, { endStream: options.endStream === true, waitForTrailers: wantsTrailers });
+    // node:http2 ends a HEAD, 204 or 304 response (and an endStream one) with its headers.
+    if (stream.writableEnded) this.#ctx.owner?.responseEnded();
   }
 
   #sendTrailers(): void {
@@ -123,7 +127,11 @@ class NativeStream implements Http2AppStream {
 
   end(chunk?: Chunk, trailers?: HeaderList): void {
     const stream = this.#stream;
-    if (stream.destroyed || stream.writableEnded) return;
+    if (stream.destroyed) return;
+    // Only the handler's own end counts: node:http2 ends the writable side of a stream the
+    // client reset too, so `writableEnded` at 'close' does not say the response was whole.
+    this.#ctx.owner?.responseEnded();
+    if (stream.writableEnded) return;
     this.#pendingTrailers = this.#wantsTrailers ? (trailers ?? []) : undefined;
     if (chunk === undefined) stream.end();
     else stream.end(chunk);
@@ -146,8 +154,10 @@ class NativeStream implements Http2AppStream {
     // node:http2's close(code) ends an open response first (an empty DATA with END_STREAM),
     // so a cut-off response would look complete. destroy() sends only the RST_STREAM; its
     // code is then INTERNAL_ERROR, the one node:http2 lets us choose without ending first.
-    if (code === constants.NGHTTP2_NO_ERROR || stream.writableEnded) stream.close(code);
-    else stream.destroy(new Error(`the HTTP/2 handler reset its stream (code ${code})`));
+    if (code === constants.NGHTTP2_NO_ERROR || stream.writableEnded) {
+      if (code === constants.NGHTTP2_NO_ERROR) this.#ctx.owner?.responseEnded(); // close(NO_ERROR) ends the response first
+      stream.close(code);
+    } else stream.destroy(new Error(`the HTTP/2 handler reset its stream (code ${code})`));
   }
 }
 
@@ -199,5 +209,6 @@ function failed(err: unknown, stream: ServerHttp2Stream, appStream: NativeStream
   if (!appStream.headersSent) {
     stream.respond(toHeaderObject([...ctx.extraHeaders, ...e.headers], { ':status': e.status }), { endStream: ctx.environ.method === 'HEAD' });
     if (ctx.environ.method !== 'HEAD') stream.end(e.body);
+    ctx.owner?.responseEnded(); // the error response is whole
   } else stream.destroy(err instanceof Error ? err : new Error('HTTP/2 handler failed')); // RST_STREAM, not END_STREAM
 }

@@ -114,14 +114,18 @@ export class H2Sink implements EscapeCapableSink, Watched, Linked<H2Sink> {
 
   /**
    * Read at the stream's 'close': did the response complete (SPEC §2.7)? It did when it was
-   * handed over whole ({@link done}) — or, under an `upgradeTo` handler, when the handler ended
-   * the stream — and the stream closed without a reset; after a websocket or tunnel takeover it
-   * always did (the request moved; the connection's own events tell its end, as on HTTP/1.1).
+   * handed over whole ({@link done}: by the runner, or by an `upgradeTo` handler that ended it,
+   * {@link responseEnded}) and the stream closed without a reset; after a websocket or tunnel
+   * takeover it always did (the request moved; the connection's own events tell its end, as on
+   * HTTP/1.1).
    */
   get completed(): boolean {
-    if (this.#moved) return true;
-    const stream = this.#stream;
-    return (this.#native ? stream.writableEnded : this.#done) && stream.rstCode === NGHTTP2_NO_ERROR;
+    return this.#moved || (this.#done && this.#stream.rstCode === NGHTTP2_NO_ERROR);
+  }
+
+  /** An `upgradeTo` handler ended its response (the native stream tells its owner). */
+  responseEnded(): void {
+    this.#done = true;
   }
 
   /** True once the server gave up on the request ({@link giveUp}). */

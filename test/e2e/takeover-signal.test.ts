@@ -18,6 +18,7 @@ import type { Server } from '../../src/server/index.ts';
 import { start } from '../fixtures/server.ts';
 import { curl } from '../fixtures/clients.ts';
 import { h2WebSocket } from '../fixtures/h2-ws.ts';
+import { h2peer } from '../fixtures/h2.ts';
 
 const definition = loader.loadSync(PROTO, { keepCase: true, defaults: true });
 const proto = grpc.loadPackageDefinition(definition) as unknown as {
@@ -144,6 +145,41 @@ t.test('over HTTP/1.1 (the emulated stream): a completed call is not aborted, a 
     { environ: true, stream: true },
   ]);
   t.ok(seen.every((s) => s.stream !== undefined), 'the handler ran emulated, intercepted');
+});
+
+t.test('a reset with NO_ERROR mid-response aborts as CANCEL does: an upgradeTo handler and a plain body (Python h2)', async (t) => {
+  const seen: Seen[] = [];
+  const streaming = upgradeTo(async (stream) => {
+    stream.respond(200, [['content-type', 'text/plain']]);
+    for (let i = 0; i < 40 && !stream.signal.aborted; i++) {
+      stream.write(`part ${i}\n`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    stream.end();
+  });
+  const slow: App = (_environ, startResponse) => {
+    startResponse(200, [['content-type', 'text/plain']]);
+    return (async function* () {
+      for (let i = 0; i < 40; i++) {
+        yield `part ${i}\n`;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+  };
+  const record: Middleware = (inner) => (environ, startResponse) => {
+    seen.push({ path: environ.pathInfo, environ: environ.signal });
+    return inner(environ, startResponse);
+  };
+  const { server, port } = await start(t, record((environ, startResponse) => (environ.pathInfo === '/h2' ? streaming : slow)(environ, startResponse)));
+  for (const [path, code] of [['/h2', 0], ['/h2', 8], ['/plain', 0], ['/plain', 8]] as const) {
+    const report = await h2peer(t, port, 'cancel-after-data', [path, code]);
+    t.equal(report.data, true, `${path}: data came before the reset (${code})`);
+  }
+  await settled(server);
+  t.same(
+    seen.map((s) => `${s.path} ${s.environ.aborted}`),
+    ['/h2 true', '/h2 true', '/plain true', '/plain true'],
+  );
 });
 
 t.test('the trailers escape over h2c: completed is not aborted, a reset mid-body is', async (t) => {
