@@ -121,7 +121,11 @@ export interface IncomingInternals {
   _read(size: number): void;
 }
 
-const VERSIONS = { 'HTTP/1.0': [1, 0], 'HTTP/1.1': [1, 1], 'HTTP/2': [2, 0] } as const;
+const VERSIONS = {
+  'HTTP/1.0': { major: 1, minor: 0, version: '1.0' },
+  'HTTP/1.1': { major: 1, minor: 1, version: '1.1' },
+  'HTTP/2': { major: 2, minor: 0, version: '2.0' },
+} as const;
 
 /**
  * A new request object for `environ`, on `socket` (see {@link adoptRequest} for the one an
@@ -138,10 +142,10 @@ export function newRequest(environ: Environ, socket: GatewaySocket, originalUrl:
 function buildRequest(environ: Environ, socket: GatewaySocket): IncomingMessage {
   const req = new IncomingMessage(socket as unknown as Socket);
   const internals = req as unknown as IncomingInternals;
-  const [major, minor] = VERSIONS[environ.protocol];
-  req.httpVersionMajor = major;
-  req.httpVersionMinor = minor;
-  req.httpVersion = `${major}.${minor}`;
+  const version = VERSIONS[environ.protocol];
+  req.httpVersionMajor = version.major;
+  req.httpVersionMinor = version.minor;
+  req.httpVersion = version.version;
   req.method = environ.method;
   req.url = relativeUrl(environ);
   // HTTP/1-shaped even over HTTP/2: `:authority` becomes the Host header Express reads.

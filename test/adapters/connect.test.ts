@@ -17,6 +17,7 @@ import helmet from 'helmet';
 import morgan from 'morgan';
 import { compose, type App, type Chunk, type HeaderList, type Middleware } from '../../src/index.ts';
 import { CONNECT_REQ, fromConnect, toConnect, type ConnectErrorMiddleware, type ConnectMiddleware } from '../../adapters/connect.ts';
+import { fromNodeListener } from '../../adapters/node.ts';
 import { compareAll, cookieNames, listenHatchway, listenNative, sameReply, send, until, type Case, logSink } from './side-by-side.ts';
 
 interface Seen {
@@ -314,6 +315,28 @@ t.test('toConnect: a hatchway app answers like an Express route does', async (t)
     { name: 'plain', path: '/x' },
     { name: 'gzip', path: '/x', headers: { 'accept-encoding': 'gzip' } },
     { name: 'HEAD', method: 'HEAD', path: '/x' },
+  ]);
+});
+
+t.test("fromConnect(compression) around fromNodeListener(route): the listener's lone end(data) reaches compression as end(data)", async (t) => {
+  // The listener ends before it returns, so its body is one array carrying the length Node
+  // would have invented (IMPLICIT_LENGTH): compression's res gets end(data) again, not a
+  // Content-Length field, and decides as on a single Express res.
+  const route = (req: IncomingMessage, res: ServerResponse): void => {
+    res.setHeader('content-type', 'text/plain');
+    res.end(req.url === '/small' ? 'tiny' : 'same bytes\n'.repeat(100));
+  };
+  const viaRoute = express();
+  viaRoute.disable('x-powered-by');
+  viaRoute.use(compression({ threshold: 10 }));
+  viaRoute.get(['/x', '/small'], route);
+  const n = await listenNative(t, viaRoute);
+  const h = await listenHatchway(t, compose(fromConnect(compression({ threshold: 10 }) as unknown as ConnectMiddleware))(fromNodeListener(route)));
+  await compareAll(t, n.url, h.url, [
+    { name: 'plain', path: '/x' },
+    { name: 'gzip', path: '/x', headers: { 'accept-encoding': 'gzip' } },
+    { name: 'below the threshold', path: '/small', headers: { 'accept-encoding': 'gzip' } },
+    { name: 'HEAD', method: 'HEAD', path: '/x', headers: { 'accept-encoding': 'gzip' } },
   ]);
 });
 

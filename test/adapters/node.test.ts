@@ -275,6 +275,18 @@ t.test('failures: a throw before writing is a 500; destroy() after the head abor
   t.ok(logs.some((l) => l.includes('listener broke')), 'the error went to the error stream');
 });
 
+t.test('a listener that fails after it ended its response: the response stands, the error is logged', async (t) => {
+  const { url, logs } = await listenHatchway(t, fromNodeListener(async (_req, res) => {
+    res.end('done');
+    await null;
+    throw new Error('failed after the end');
+  }));
+  const reply = await send(url, '/');
+  t.equal(reply.status, 200);
+  t.equal(reply.body.toString(), 'done');
+  t.ok(await until(() => logs.some((l) => l.includes('failed after the end'))), 'the error went to the error stream');
+});
+
 t.test('startResponse is called at writeHead, before the listener writes', async (t) => {
   const order: string[] = [];
   const spy = (app: App): App => (environ, startResponse) =>
