@@ -15,10 +15,10 @@
  * `runtimesScenario(opts)` returns the rows for a bench runner.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { median } from './lib/measure.ts';
+import { cpuMicros } from './lib/proc.ts';
 import { RUNTIMES as HOSTED, spawnHost, type Runtime as Hosted } from '../test/fixtures/runtimes/hosts.ts';
 
 /** The runtimes measured: the three with a host process of their own, and workerd. */
@@ -110,12 +110,6 @@ const CONTENDERS = [
   { contender: 'hatchway', entry: 'bench/servers/runtime-hatchway.ts' },
 ] as const;
 
-/** CPU seconds (user + system) of a process so far, from /proc/PID/stat (clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /** One h2load --h1 run; resolves with req/s and requests done, refusing a run with any failure. */
 function h2load(port: number, requests: number, connections: number): Promise<{ reqPerSec: number; done: number }> {
   return new Promise((resolve, reject) => {
@@ -149,9 +143,9 @@ export async function runtimesScenario(opts: RuntimesOptions = {}): Promise<Runt
       for (let k = 0; k < sides.length; k++) {
         const i = round % 2 === 0 ? k : sides.length - 1 - k;
         const pid = hosts[i]!.pid;
-        const before = cpuSeconds(pid);
+        const before = cpuMicros(pid);
         const run = await h2load(hosts[i]!.port, requests, connections);
-        cpu[i]!.push(((cpuSeconds(pid) - before) * 1e6) / run.done);
+        cpu[i]!.push((cpuMicros(pid) - before) / run.done);
         rates[i]!.push(run.reqPerSec);
       }
     }
